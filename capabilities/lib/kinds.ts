@@ -1,0 +1,26 @@
+// Kinds that kubernetes-fluent-client does not know: registered once, here.
+import { GenericKind, RegisterKind } from "kubernetes-fluent-client";
+
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+export class Lease extends GenericKind {
+  spec?: LeaseSpec;
+}
+
+RegisterKind(Lease, {
+  group: "coordination.k8s.io",
+  version: "v1",
+  kind: "Lease",
+  plural: "leases",
+});
+
+/** Kubernetes MicroTime: RFC 3339 with microseconds, as Lease renewTime requires. */
+export function microTime(date = new Date()): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}

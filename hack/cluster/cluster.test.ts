@@ -1,0 +1,29 @@
+import { describe, expect, it } from "@jest/globals";
+import { graceSeconds, isOurProcess, tail } from "./cluster";
+
+describe("graceSeconds", () => {
+  it.each([
+    ["20s", 20],
+    ["1m", 60],
+    ["1m30s", 90],
+    ["2h", 7200],
+  ])("%s is %d seconds", (d, s) => expect(graceSeconds(d)).toBe(s));
+  it.each(["", "20", "1d", "5ms"])("rejects %j", d =>
+    expect(() => graceSeconds(d)).toThrow(/unsupported/),
+  );
+});
+
+describe("isOurProcess", () => {
+  it("does not claim a process that runs another binary", () => {
+    expect(isOurProcess(process.pid, "/nonexistent/bin")).toBe(false);
+  });
+  it("does not claim a pid that does not exist", () => {
+    expect(isOurProcess(2 ** 22 + 1, "/nonexistent/bin")).toBe(false);
+  });
+});
+
+describe("tail", () => {
+  it("says so when there is no log", () => {
+    expect(tail("/nonexistent/log")).toBe("(no log)");
+  });
+});

@@ -1,0 +1,421 @@
+// The local control plane: real etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler processes on 127.0.0.1, started from the cached multi-call binary.
+// Every process is recorded by pid in .cluster/state.json so that `down` stops exactly
+// what `up` started and nothing else.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { makePki, Pki } from "./pki";
+
+export const REPO_ROOT = resolve(__dirname, "..", "..");
+export const CLUSTER_DIR = process.env.KUBE_LOCAL_DIR ?? join(REPO_ROOT, ".cluster");
+export const KUBECONFIG_PATH = join(CLUSTER_DIR, "kubeconfig");
+const STATE_PATH = join(CLUSTER_DIR, "state.json");
+const BIN_NAME = "kube-local";
+
+export type ComponentName =
+  | "etcd"
+  | "kube-apiserver"
+  | "kube-controller-manager"
+  | "kube-scheduler";
+
+export interface Component {
+  name: ComponentName;
+  pid: number;
+  port: number;
+  log: string;
+}
+
+export interface ClusterState {
+  binDir: string;
+  options: Omit<UpOptions, "log">;
+  apiserver: string;
+  startedAt: string;
+  components: Component[];
+}
+
+/** Node-lifecycle timings; short defaults so that failure tests take seconds, not minutes. */
+export interface UpOptions {
+  nodeMonitorPeriod: string;
+  nodeMonitorGracePeriod: string;
+  nodeStartupGracePeriod: string;
+  nodeEvictionRate: string;
+  log: (line: string) => void;
+}
+
+export const DEFAULT_UP_OPTIONS: UpOptions = {
+  nodeMonitorPeriod: process.env.KUBE_LOCAL_NODE_MONITOR_PERIOD ?? "2s",
+  nodeMonitorGracePeriod: process.env.KUBE_LOCAL_NODE_MONITOR_GRACE_PERIOD ?? "20s",
+  nodeStartupGracePeriod: process.env.KUBE_LOCAL_NODE_STARTUP_GRACE_PERIOD ?? "30s",
+  nodeEvictionRate: process.env.KUBE_LOCAL_NODE_EVICTION_RATE ?? "1",
+  log: line => console.log(line),
+};
+
+/** Seconds in a Go duration of the simple forms used here ("20s", "1m", "1m30s"). */
+export function graceSeconds(duration: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration);
+  if (!m || duration === "") throw new Error(`unsupported duration ${JSON.stringify(duration)}`);
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+export class ComponentDiedError extends Error {
+  constructor(
+    readonly component: string,
+    readonly logTail: string,
+  ) {
+    super(`${component} exited during start-up. Last lines of its log:\n${logTail}`);
+  }
+}
+
+// ---------- small helpers ----------
+
+export function readState(): ClusterState | undefined {
+  if (!existsSync(STATE_PATH)) return undefined;
+  return JSON.parse(readFileSync(STATE_PATH, "utf8")) as ClusterState;
+}
+
+function writeState(state: ClusterState): void {
+  writeFileSync(STATE_PATH, JSON.stringify(state, null, 2));
+}
+
+/** True when pid is alive and is one of our kube-local processes (pids get reused). */
+export function isOurProcess(pid: number, binDir: string): boolean {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return cmd.startsWith(join(binDir, BIN_NAME)) && !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+export function tail(file: string, lines = 20): string {
+  if (!existsSync(file)) return "(no log)";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+interface TlsFiles {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
+/** GET over HTTPS with our CA (and the admin client certificate when given). */
+export function httpsGet(
+  url: string,
+  tls: TlsFiles,
+  timeoutMs = 3000,
+): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = request(
+      url,
+      {
+        ca: readFileSync(tls.ca),
+        cert: tls.cert ? readFileSync(tls.cert) : undefined,
+        key: tls.key ? readFileSync(tls.key) : undefined,
+        timeout: timeoutMs,
+      },
+      resp => {
+        let body = "";
+        resp.on("data", c => (body += c));
+        resp.on("end", () => res({ status: resp.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", rej);
+    req.end();
+  });
+}
+
+// ---------- build ----------
+
+/** Builds (or finds in the cache) the multi-call binary; build progress streams to stderr. */
+export function ensureBinaries(): string {
+  const out = spawnSync("bash", [join(__dirname, "build.sh")], {
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+  });
+  if (out.status !== 0) {
+    throw new Error(`building the control plane failed (exit ${out.status}); see the output above`);
+  }
+  const lines = out.stdout.trim().split("\n");
+  return lines[lines.length - 1];
+}
+
+// ---------- start ----------
+
+interface Ctx {
+  binDir: string;
+  pki: Pki;
+  state: ClusterState;
+}
+
+function startComponent(ctx: Ctx, name: ComponentName, port: number, args: string[]): Component {
+  const log = join(CLUSTER_DIR, "logs", `${name}.log`);
+  const fd = openSync(log, "a");
+  // detached: the components outlive `npm run cluster:up`, in their own process group
+  const child = spawn(join(ctx.binDir, BIN_NAME), [name, ...args], {
+    detached: true,
+    stdio: ["ignore", fd, fd],
+  });
+  child.unref();
+  const comp: Component = { name, pid: child.pid ?? -1, port, log };
+  ctx.state.components.push(comp);
+  writeState(ctx.state);
+  return comp;
+}
+
+/** Polls check() until it is true; fails fast with the log tail when a started process died. */
+async function waitUntil(
+  ctx: Ctx,
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const dead = ctx.state.components.find(c => !isOurProcess(c.pid, ctx.binDir));
+    if (dead) throw new ComponentDiedError(dead.name, tail(dead.log));
+    if (await check().catch(() => false)) return;
+    await sleep(250);
+  }
+  const last = ctx.state.components[ctx.state.components.length - 1];
+  throw new Error(
+    `timed out after ${timeoutMs / 1000}s waiting for ${what}. Last lines of ${last.name}'s log:\n${tail(last.log)}`,
+  );
+}
+
+function kubeconfigYaml(server: string, pki: Pki): string {
+  const b64 = (f: string) => readFileSync(f).toString("base64");
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: kube-local",
+    "  cluster:",
+    `    server: ${server}`,
+    `    certificate-authority-data: ${b64(pki.caCert)}`,
+    "users:",
+    "- name: admin",
+    "  user:",
+    `    client-certificate-data: ${b64(pki.adminCert)}`,
+    `    client-key-data: ${b64(pki.adminKey)}`,
+    "contexts:",
+    "- name: kube-local",
+    "  context:",
+    "    cluster: kube-local",
+    "    user: admin",
+    "current-context: kube-local",
+    "",
+  ].join("\n");
+}
+
+async function startEtcd(ctx: Ctx): Promise<string> {
+  const [client, peer] = [await freePort(), await freePort()];
+  startComponent(ctx, "etcd", client, [
+    `--data-dir=${join(CLUSTER_DIR, "etcd")}`,
+    `--listen-client-url=http://127.0.0.1:${client}`,
+    `--listen-peer-url=http://127.0.0.1:${peer}`,
+  ]);
+  const url = `http://127.0.0.1:${client}`;
+  await waitUntil(ctx, "etcd /health", async () => (await fetch(`${url}/health`)).ok, 60_000);
+  return url;
+}
+
+async function startApiserver(ctx: Ctx, etcd: string): Promise<void> {
+  const port = await freePort();
+  const { pki } = ctx;
+  startComponent(ctx, "kube-apiserver", port, [
+    `--etcd-servers=${etcd}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${port}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    "--authorization-mode=Node,RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${pki.saPub}`,
+    `--service-account-signing-key-file=${pki.saKey}`,
+    "--service-cluster-ip-range=10.0.0.0/24",
+    // loopback addresses are invalid in Endpoints, so the default reconciler would loop on errors
+    "--endpoint-reconciler-type=none",
+    "--allow-privileged=true",
+    `--cert-dir=${join(pki.dir, "apiserver")}`,
+    "--profiling=false",
+  ]);
+  ctx.state.apiserver = `https://127.0.0.1:${port}`;
+  writeState(ctx.state);
+  const tls = { ca: pki.caCert };
+  await waitUntil(
+    ctx,
+    "kube-apiserver /readyz",
+    async () => (await httpsGet(`${ctx.state.apiserver}/readyz`, tls)).status === 200,
+    120_000,
+  );
+}
+
+function commonControllerArgs(pki: Pki, port: number): string[] {
+  return [
+    `--kubeconfig=${KUBECONFIG_PATH}`,
+    `--authentication-kubeconfig=${KUBECONFIG_PATH}`,
+    `--authorization-kubeconfig=${KUBECONFIG_PATH}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
+    "--leader-elect=true",
+  ];
+}
+
+async function startControllers(ctx: Ctx, opts: UpOptions): Promise<void> {
+  const { pki } = ctx;
+  const kcmPort = await freePort();
+  startComponent(ctx, "kube-controller-manager", kcmPort, [
+    ...commonControllerArgs(pki, kcmPort),
+    "--controllers=*",
+    `--service-account-private-key-file=${pki.saKey}`,
+    `--root-ca-file=${pki.caCert}`,
+    `--cluster-signing-cert-file=${pki.caCert}`,
+    `--cluster-signing-key-file=${join(pki.dir, "ca.key")}`,
+    `--node-monitor-period=${opts.nodeMonitorPeriod}`,
+    `--node-monitor-grace-period=${opts.nodeMonitorGracePeriod}`,
+    `--node-startup-grace-period=${opts.nodeStartupGracePeriod}`,
+    `--node-eviction-rate=${opts.nodeEvictionRate}`,
+  ]);
+  const schedPort = await freePort();
+  startComponent(ctx, "kube-scheduler", schedPort, commonControllerArgs(pki, schedPort));
+  for (const name of ["kube-controller-manager", "kube-scheduler"]) {
+    await waitUntil(ctx, `${name} to hold its leader Lease`, () => holdsLease(ctx, name), 120_000);
+  }
+}
+
+async function holdsLease(ctx: Ctx, name: string): Promise<boolean> {
+  const url = `${ctx.state.apiserver}/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${name}`;
+  const tls = { ca: ctx.pki.caCert, cert: ctx.pki.adminCert, key: ctx.pki.adminKey };
+  const res = await httpsGet(url, tls);
+  if (res.status !== 200) return false;
+  const lease = JSON.parse(res.body) as { spec?: { holderIdentity?: string } };
+  return Boolean(lease.spec?.holderIdentity);
+}
+
+export interface UpResult {
+  alreadyUp: boolean;
+  state: ClusterState;
+  seconds: number;
+}
+
+/** Brings the control plane up, or reports that it already is. Leaves nothing behind on failure. */
+export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult> {
+  const t0 = Date.now();
+  const existing = await status();
+  if (existing && existing.healthy) {
+    return { alreadyUp: true, state: existing.state, seconds: 0 };
+  }
+  if (existing) {
+    opts.log("Found a stopped or unhealthy local cluster; cleaning it up first.");
+    await down();
+  }
+  const binDir = ensureBinaries();
+  rmSync(CLUSTER_DIR, { recursive: true, force: true });
+  mkdirSync(join(CLUSTER_DIR, "logs"), { recursive: true });
+  const pki = makePki(join(CLUSTER_DIR, "pki"));
+  const { log: _log, ...options } = opts;
+  const state: ClusterState = {
+    binDir,
+    options,
+    apiserver: "",
+    startedAt: new Date().toISOString(),
+    components: [],
+  };
+  const ctx: Ctx = { binDir, pki, state };
+  writeState(state);
+  try {
+    opts.log("Starting etcd...");
+    const etcd = await startEtcd(ctx);
+    opts.log("Starting kube-apiserver...");
+    await startApiserver(ctx, etcd);
+    writeFileSync(KUBECONFIG_PATH, kubeconfigYaml(state.apiserver, pki), { mode: 0o600 });
+    opts.log("Starting kube-controller-manager and kube-scheduler...");
+    await startControllers(ctx, opts);
+  } catch (err) {
+    await down();
+    throw err;
+  }
+  return { alreadyUp: false, state, seconds: (Date.now() - t0) / 1000 };
+}
+
+// ---------- stop ----------
+
+async function stopPid(pid: number, binDir: string): Promise<void> {
+  if (!isOurProcess(pid, binDir)) return;
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 40 && isOurProcess(pid, binDir); i++) await sleep(250);
+  if (isOurProcess(pid, binDir)) process.kill(pid, "SIGKILL");
+}
+
+/** Stops exactly the recorded processes (newest first) and removes the state directory. */
+export async function down(): Promise<string[]> {
+  const state = readState();
+  const stopped: string[] = [];
+  if (state) {
+    for (const c of [...state.components].reverse()) {
+      if (isOurProcess(c.pid, state.binDir)) stopped.push(`${c.name} (pid ${c.pid})`);
+      await stopPid(c.pid, state.binDir);
+    }
+  }
+  rmSync(CLUSTER_DIR, { recursive: true, force: true });
+  return stopped;
+}
+
+// ---------- status ----------
+
+export interface ComponentStatus extends Component {
+  running: boolean;
+  healthy: boolean;
+}
+
+export interface ClusterStatus {
+  state: ClusterState;
+  components: ComponentStatus[];
+  healthy: boolean;
+}
+
+async function probe(state: ClusterState, c: Component): Promise<boolean> {
+  const ca = join(CLUSTER_DIR, "pki", "ca.crt");
+  if (c.name === "etcd") return (await fetch(`http://127.0.0.1:${c.port}/health`)).ok;
+  const path = c.name === "kube-apiserver" ? "readyz" : "healthz";
+  return (await httpsGet(`https://127.0.0.1:${c.port}/${path}`, { ca })).status === 200;
+}
+
+/** What runs, on which ports, healthy or not; undefined when no cluster was started. */
+export async function status(): Promise<ClusterStatus | undefined> {
+  const state = readState();
+  if (!state) return undefined;
+  const components = await Promise.all(
+    state.components.map(async c => {
+      const running = isOurProcess(c.pid, state.binDir);
+      const healthy = running && (await probe(state, c).catch(() => false));
+      return { ...c, running, healthy };
+    }),
+  );
+  const healthy =
+    components.length === 4 && components.every(c => c.healthy) && existsSync(KUBECONFIG_PATH);
+  return { state, components, healthy };
+}

@@ -1,0 +1,21 @@
+// Brings the local control plane up for the e2e suites unless it is already up, and
+// remembers whether it did, so that teardown stops only what setup started.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CLUSTER_DIR, KUBECONFIG_PATH, up } from "../../hack/cluster/cluster";
+
+export default async function globalSetup(): Promise<void> {
+  if (process.env.KUBECONFIG && process.env.E2E_USE_KUBECONFIG === "true") return;
+  const res = await up({
+    nodeMonitorPeriod: "2s",
+    nodeMonitorGracePeriod: "20s",
+    nodeStartupGracePeriod: "30s",
+    nodeEvictionRate: "1",
+    log: line => process.stderr.write(`[e2e setup] ${line}\n`),
+  });
+  process.env.KUBECONFIG = KUBECONFIG_PATH;
+  writeFileSync(join(CLUSTER_DIR, "started-by-tests"), res.alreadyUp ? "no" : "yes");
+  process.stderr.write(
+    `[e2e setup] cluster ${res.alreadyUp ? "already up" : `started in ${res.seconds.toFixed(1)}s`}: ${res.state.apiserver}\n`,
+  );
+}
