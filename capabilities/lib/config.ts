@@ -1,22 +1,123 @@
 // The one config module: every knob, typed, with its default, read once and validated at
 // start-up. A bad value stops the controller with a message that names the variable.
+// Defaults follow the Koupleless contract (shared/reference/koupleless-contract.md).
 
 export interface Config {
   /** Koupleless env: VNode name suffix, env label and env taint value (upstream ENV). */
   env: string;
+  /** This replica's stable identity: Lease holder and Arklet User-Agent. */
+  replicaId: string;
+
+  // --- tunnel (heartbeats from bases) ---
+  /** Port of the HTTP heartbeat server (upstream HTTP_TUNNEL_LISTEN_PORT). */
+  tunnelPort: number;
+  /** Shared token a base must send as `Authorization: Bearer <token>`; empty = off. */
+  heartbeatToken: string;
+  /** Heartbeats from one identity closer together than this are answered 429. */
+  heartbeatMinIntervalMs: number;
+
+  // --- VNodes ---
+  /** Node Lease duration (contract: 40). */
+  leaseDurationSeconds: number;
+  /** How often the owner renews a VNode's Lease (contract: 10). */
+  leaseRenewSeconds: number;
+  /** How often the owner polls a base's /health (contract: 10). */
+  healthPollSeconds: number;
+  /** A base silent for longer than this is marked Ready=False. */
+  unreachableSeconds: number;
+  /** A base silent for longer than this loses its Node and Lease. */
+  vnodeTtlSeconds: number;
+  /** Timeout of quick Arklet calls (/health, /queryAllBiz). */
+  arkletTimeoutMs: number;
+
+  // --- module admission ---
+  /** tolerationSeconds for node.kubernetes.io/not-ready|unreachable on module pods. */
+  failoverSeconds: number;
+  /** URL schemes a biz jar may be fetched from. */
+  allowedJarSchemes: string[];
+  /** Allowed jar URL prefixes or hosts; empty allows every location. */
+  allowedJarLocations: string[];
+  /** Weight of the preferred anti-affinity that spreads one biz over bases; 0 turns it off. */
+  antiAffinityWeight: number;
+  /** Reject non-module pods that tolerate the VNode taint by key (nothing would run them). */
+  rejectForeignVNodeTolerations: boolean;
 }
 
 export class ConfigError extends Error {}
 
+type Source = Record<string, string | undefined>;
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Builds the config from an environment map (process.env in production, literals in tests). */
-export function loadConfig(source: Record<string, string | undefined>): Config {
-  const env = source.KOUPLELESS_ENV ?? "dev";
-  if (!DNS_LABEL.test(env) || env.length > 63) {
+function int(src: Source, name: string, def: number, min: number, max: number): number {
+  const raw = src[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a whole number from ${min} to ${max}.`);
+  }
+  return n;
+}
+
+function bool(src: Source, name: string, def: boolean): boolean {
+  const raw = src[name];
+  if (raw === undefined || raw === "") return def;
+  if (raw === "true" || raw === "false") return raw === "true";
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected true or false.`);
+}
+
+function list(src: Source, name: string, def: string[]): string[] {
+  const raw = src[name];
+  if (raw === undefined) return def;
+  return raw
+    .split(",")
+    .map(s => s.trim())
+    .filter(Boolean);
+}
+
+function name(src: Source, varName: string, def: string, max: number): string {
+  const v = src[varName] ?? def;
+  if (!DNS_LABEL.test(v) || v.length > max) {
     throw new ConfigError(
-      `KOUPLELESS_ENV=${JSON.stringify(env)} is invalid: it becomes part of Node names and label values, so use lowercase letters, digits and '-' (max 63).`,
+      `${varName}=${JSON.stringify(v)} is invalid: it becomes part of object names and label values, so use lowercase letters, digits and '-' (max ${max}).`,
     );
   }
-  return { env };
+  return v;
+}
+
+function checkTimers(c: Config): void {
+  if (c.leaseRenewSeconds * 2 > c.leaseDurationSeconds) {
+    throw new ConfigError(
+      `KOUPLELESS_LEASE_RENEW_SECONDS (${c.leaseRenewSeconds}) must be at most half of KOUPLELESS_LEASE_DURATION_SECONDS (${c.leaseDurationSeconds}), or one late renewal loses the Lease.`,
+    );
+  }
+  if (c.vnodeTtlSeconds <= c.unreachableSeconds) {
+    throw new ConfigError(
+      `KOUPLELESS_VNODE_TTL_SECONDS (${c.vnodeTtlSeconds}) must be longer than KOUPLELESS_UNREACHABLE_SECONDS (${c.unreachableSeconds}).`,
+    );
+  }
+}
+
+/** Builds the config from an environment map (process.env in production, literals in tests). */
+export function loadConfig(src: Source): Config {
+  const c: Config = {
+    env: name(src, "KOUPLELESS_ENV", "dev", 63),
+    replicaId: name(src, "KOUPLELESS_REPLICA_ID", src.HOSTNAME?.toLowerCase() || "koupleless-pepr", 253),
+    tunnelPort: int(src, "KOUPLELESS_TUNNEL_PORT", 7777, 1, 65535),
+    heartbeatToken: src.KOUPLELESS_HEARTBEAT_TOKEN ?? "",
+    heartbeatMinIntervalMs: int(src, "KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS", 1000, 0, 60_000),
+    leaseDurationSeconds: int(src, "KOUPLELESS_LEASE_DURATION_SECONDS", 40, 2, 3600),
+    leaseRenewSeconds: int(src, "KOUPLELESS_LEASE_RENEW_SECONDS", 10, 1, 1800),
+    healthPollSeconds: int(src, "KOUPLELESS_HEALTH_POLL_SECONDS", 10, 1, 3600),
+    unreachableSeconds: int(src, "KOUPLELESS_UNREACHABLE_SECONDS", 25, 1, 3600),
+    vnodeTtlSeconds: int(src, "KOUPLELESS_VNODE_TTL_SECONDS", 600, 2, 30 * 24 * 3600),
+    arkletTimeoutMs: int(src, "KOUPLELESS_ARKLET_TIMEOUT_MS", 5000, 100, 600_000),
+    failoverSeconds: int(src, "KOUPLELESS_FAILOVER_SECONDS", 30, 0, 24 * 3600),
+    allowedJarSchemes: list(src, "KOUPLELESS_ALLOWED_JAR_SCHEMES", ["http", "https", "file"]),
+    allowedJarLocations: list(src, "KOUPLELESS_ALLOWED_JAR_LOCATIONS", []),
+    antiAffinityWeight: int(src, "KOUPLELESS_ANTI_AFFINITY_WEIGHT", 50, 0, 100),
+    rejectForeignVNodeTolerations: bool(src, "KOUPLELESS_REJECT_FOREIGN_VNODE_TOLERATIONS", true),
+  };
+  checkTimers(c);
+  return c;
 }

@@ -28,3 +28,44 @@ export const ENV_BIZ_VERSION = "BIZ_VERSION";
 
 /** Node leases live here, named like the Node (what kube-controller-manager reads). */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
+
+/** More VNode labels (contract §2.3). */
+export const LABEL_BASE_HOST_NAME = "base.koupleless.io/host-name";
+export const LABEL_BASE_TUNNEL_PORT = "base.koupleless.io/tunnel-port";
+export const LABEL_HOSTNAME = "kubernetes.io/hostname";
+export const LABEL_TYPE = "type";
+export const TYPE_VIRTUAL_KUBELET = "virtual-kubelet";
+export const LABEL_ROLE = "kubernetes.io/role";
+export const ROLE_AGENT = "agent";
+
+/** Labels for module pods with one biz; used for anti-affinity and selectors. */
+export const LABEL_MODULE_NAME = "module.koupleless.io/name";
+export const LABEL_MODULE_VERSION = "module.koupleless.io/version";
+
+/** Taints the node-lifecycle controller puts on failing Nodes. */
+export const TAINT_NOT_READY = "node.kubernetes.io/not-ready";
+export const TAINT_UNREACHABLE = "node.kubernetes.io/unreachable";
+
+/** VNode name: vnode.<identity>.<env> (contract §1.2). */
+export const VNODE_PREFIX = "vnode.";
+export function vnodeName(identity: string, env: string): string {
+  return `${VNODE_PREFIX}${identity}.${env}`;
+}
+
+/** Node lease timing (contract §2.4). */
+export const NODE_LEASE_DURATION_SECONDS = 40;
+export const NODE_LEASE_RENEW_SECONDS = 10;
+
+/** Capacity advertised for pods on a VNode (contract §2.3). */
+export const VNODE_PODS_CAPACITY = "65535";
+
+/** Default Arklet port, and the heartbeat interval of a real Arklet (contract §2.1, §5.1). */
+export const ARKLET_DEFAULT_PORT = 1238;
+export const ARKLET_HEARTBEAT_MS = 12_000;
+
+/** Heartbeat `state` values; compared case-insensitively, Arklet sends lowercase. */
+export const STATE_ACTIVATED = "ACTIVATED";
+export const STATE_DEACTIVATED = "DEACTIVATED";
+
+/** Our own annotation listing what admission changed on a module pod. */
+export const ANNOTATION_MUTATED = "koupleless-pepr.io/mutated";
