@@ -24,6 +24,9 @@ const common = { testEnvironment: "node", transform, transformIgnorePatterns };
 /** @type {import('jest').Config} */
 module.exports = {
   reporters: ["default", "<rootDir>/test/summary-reporter.js"],
+  // kubernetes-fluent-client keeps an idle keep-alive socket per API call for minutes;
+  // do not let those hold the run open once every test has finished
+  forceExit: true,
   projects: [
     {
       ...common,
@@ -35,9 +38,9 @@ module.exports = {
       displayName: "e2e",
       testMatch: ["<rootDir>/test/e2e/**/*.e2e.test.ts"],
       setupFiles: ["<rootDir>/test/e2e/env.ts"],
+      setupFilesAfterEnv: ["<rootDir>/test/e2e/timeout.ts"],
       globalSetup: "<rootDir>/test/e2e/global-setup.ts",
       globalTeardown: "<rootDir>/test/e2e/global-teardown.ts",
-      testTimeout: 180000,
     },
   ],
 };

@@ -49,12 +49,14 @@ type Source = Record<string, string | undefined>;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-function int(src: Source, name: string, def: number, min: number, max: number): number {
+function int(src: Source, name: string, def: number, [min, max]: [number, number]): number {
   const raw = src[name];
   if (raw === undefined || raw === "") return def;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected a whole number from ${min} to ${max}.`);
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is invalid: expected a whole number from ${min} to ${max}.`,
+    );
   }
   return n;
 }
@@ -102,20 +104,25 @@ function checkTimers(c: Config): void {
 export function loadConfig(src: Source): Config {
   const c: Config = {
     env: name(src, "KOUPLELESS_ENV", "dev", 63),
-    replicaId: name(src, "KOUPLELESS_REPLICA_ID", src.HOSTNAME?.toLowerCase() || "koupleless-pepr", 253),
-    tunnelPort: int(src, "KOUPLELESS_TUNNEL_PORT", 7777, 1, 65535),
+    replicaId: name(
+      src,
+      "KOUPLELESS_REPLICA_ID",
+      src.HOSTNAME?.toLowerCase() || "koupleless-pepr",
+      253,
+    ),
+    tunnelPort: int(src, "KOUPLELESS_TUNNEL_PORT", 7777, [1, 65535]),
     heartbeatToken: src.KOUPLELESS_HEARTBEAT_TOKEN ?? "",
-    heartbeatMinIntervalMs: int(src, "KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS", 1000, 0, 60_000),
-    leaseDurationSeconds: int(src, "KOUPLELESS_LEASE_DURATION_SECONDS", 40, 2, 3600),
-    leaseRenewSeconds: int(src, "KOUPLELESS_LEASE_RENEW_SECONDS", 10, 1, 1800),
-    healthPollSeconds: int(src, "KOUPLELESS_HEALTH_POLL_SECONDS", 10, 1, 3600),
-    unreachableSeconds: int(src, "KOUPLELESS_UNREACHABLE_SECONDS", 25, 1, 3600),
-    vnodeTtlSeconds: int(src, "KOUPLELESS_VNODE_TTL_SECONDS", 600, 2, 30 * 24 * 3600),
-    arkletTimeoutMs: int(src, "KOUPLELESS_ARKLET_TIMEOUT_MS", 5000, 100, 600_000),
-    failoverSeconds: int(src, "KOUPLELESS_FAILOVER_SECONDS", 30, 0, 24 * 3600),
+    heartbeatMinIntervalMs: int(src, "KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS", 1000, [0, 60_000]),
+    leaseDurationSeconds: int(src, "KOUPLELESS_LEASE_DURATION_SECONDS", 40, [2, 3600]),
+    leaseRenewSeconds: int(src, "KOUPLELESS_LEASE_RENEW_SECONDS", 10, [1, 1800]),
+    healthPollSeconds: int(src, "KOUPLELESS_HEALTH_POLL_SECONDS", 10, [1, 3600]),
+    unreachableSeconds: int(src, "KOUPLELESS_UNREACHABLE_SECONDS", 25, [1, 3600]),
+    vnodeTtlSeconds: int(src, "KOUPLELESS_VNODE_TTL_SECONDS", 600, [2, 30 * 24 * 3600]),
+    arkletTimeoutMs: int(src, "KOUPLELESS_ARKLET_TIMEOUT_MS", 5000, [100, 600_000]),
+    failoverSeconds: int(src, "KOUPLELESS_FAILOVER_SECONDS", 30, [0, 24 * 3600]),
     allowedJarSchemes: list(src, "KOUPLELESS_ALLOWED_JAR_SCHEMES", ["http", "https", "file"]),
     allowedJarLocations: list(src, "KOUPLELESS_ALLOWED_JAR_LOCATIONS", []),
-    antiAffinityWeight: int(src, "KOUPLELESS_ANTI_AFFINITY_WEIGHT", 50, 0, 100),
+    antiAffinityWeight: int(src, "KOUPLELESS_ANTI_AFFINITY_WEIGHT", 50, [0, 100]),
     rejectForeignVNodeTolerations: bool(src, "KOUPLELESS_REJECT_FOREIGN_VNODE_TOLERATIONS", true),
   };
   checkTimers(c);

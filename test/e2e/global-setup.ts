@@ -3,6 +3,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLUSTER_DIR, KUBECONFIG_PATH, up } from "../../hack/cluster/cluster";
+import { kubectl } from "./kube";
+import { WEBHOOK_NAME } from "./pepr-dev";
 
 export default async function globalSetup(): Promise<void> {
   if (process.env.KUBECONFIG && process.env.E2E_USE_KUBECONFIG === "true") return;
@@ -14,6 +16,14 @@ export default async function globalSetup(): Promise<void> {
     log: line => process.stderr.write(`[e2e setup] ${line}\n`),
   });
   process.env.KUBECONFIG = KUBECONFIG_PATH;
+  // a `pepr dev` killed in an earlier run may have left its failurePolicy=Fail webhooks behind,
+  // which would block every pod create; each suite that needs the module starts its own
+  await kubectl([
+    "delete",
+    "mutatingwebhookconfiguration,validatingwebhookconfiguration",
+    WEBHOOK_NAME,
+    "--ignore-not-found",
+  ]);
   writeFileSync(join(CLUSTER_DIR, "started-by-tests"), res.alreadyUp ? "no" : "yes");
   process.stderr.write(
     `[e2e setup] cluster ${res.alreadyUp ? "already up" : `started in ${res.seconds.toFixed(1)}s`}: ${res.state.apiserver}\n`,
