@@ -2,17 +2,14 @@
 // remembers whether it did, so that teardown stops only what setup started.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CLUSTER_DIR, KUBECONFIG_PATH, up } from "../../hack/cluster/cluster";
+import { CLUSTER_DIR, DEFAULT_UP_OPTIONS, KUBECONFIG_PATH, up } from "../../hack/cluster/cluster";
 import { kubectl } from "./kube";
 import { WEBHOOK_NAME } from "./pepr-dev";
 
 export default async function globalSetup(): Promise<void> {
   if (process.env.KUBECONFIG && process.env.E2E_USE_KUBECONFIG === "true") return;
   const res = await up({
-    nodeMonitorPeriod: "2s",
-    nodeMonitorGracePeriod: "20s",
-    nodeStartupGracePeriod: "30s",
-    nodeEvictionRate: "1",
+    ...DEFAULT_UP_OPTIONS,
     log: line => process.stderr.write(`[e2e setup] ${line}\n`),
   });
   process.env.KUBECONFIG = KUBECONFIG_PATH;
