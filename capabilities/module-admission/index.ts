@@ -1,8 +1,11 @@
 // Admission for module pods: bindings only; the logic lives in the pure functions beside it.
-import { a, Capability } from "pepr";
+import type { V1Pod } from "@kubernetes/client-node";
+import { a, Capability, PeprMutateRequest, PeprValidateRequest } from "pepr";
 import { config } from "../lib/runtime";
 import { COMPONENT_MODULE, LABEL_COMPONENT } from "../lib/contract";
-import { withVNodeTolerations } from "./tolerations";
+import { isModulePod } from "./biz";
+import { mutateModulePod } from "./mutate";
+import { denyMessage, newProblems, validateForeignPod, validateModulePod } from "./validate";
 
 export const ModuleAdmission = new Capability({
   name: "module-admission",
@@ -12,11 +15,33 @@ export const ModuleAdmission = new Capability({
 
 const { When } = ModuleAdmission;
 
+function mutateModule(req: PeprMutateRequest<a.Pod>): void {
+  // Kubernetes forbids changing affinity (and most of the spec) of an existing pod.
+  if (req.Request.operation !== "CREATE") return;
+  const { pod } = mutateModulePod(req.Raw, config());
+  req.Raw.metadata = pod.metadata;
+  req.Raw.spec = pod.spec;
+}
+
+function verdict(req: PeprValidateRequest<a.Pod>, check: (pod: V1Pod) => string[]) {
+  const problems = newProblems(check, req.Raw, req.OldResource as V1Pod | undefined);
+  return problems.length ? req.Deny(denyMessage(problems)) : req.Approve();
+}
+
+function validateModule(req: PeprValidateRequest<a.Pod>) {
+  return verdict(req, pod => validateModulePod(pod, config()));
+}
+
+function validateForeign(req: PeprValidateRequest<a.Pod>) {
+  if (isModulePod(req.Raw)) return req.Approve(); // a module: the binding above judges it
+  return verdict(req, pod => validateForeignPod(pod, config()));
+}
+
+// Mutate only on CREATE; validate on CREATE and UPDATE (after every mutating webhook ran).
+When(a.Pod).IsCreated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Mutate(mutateModule);
 When(a.Pod)
-  .IsCreated()
+  .IsCreatedOrUpdated()
   .WithLabel(LABEL_COMPONENT, COMPONENT_MODULE)
-  .Mutate(req => {
-    const spec = req.Raw.spec;
-    if (!spec) return;
-    spec.tolerations = withVNodeTolerations(spec.tolerations, config().env);
-  });
+  .Validate(validateModule);
+// Pepr cannot select "without a label", so this sees every pod and lets modules through.
+When(a.Pod).IsCreatedOrUpdated().Validate(validateForeign);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "@jest/globals";
 import type { V1Toleration } from "@kubernetes/client-node";
-import { tolerates, vnodeTolerations, withVNodeTolerations } from "./tolerations";
+import { TAINT_NOT_READY, TAINT_UNREACHABLE } from "../lib/contract";
+import {
+  DEFAULT_TOLERATION_SECONDS,
+  failoverToleration,
+  tolerates,
+  vnodeTolerations,
+  withFailoverTolerations,
+  withVNodeTolerations,
+} from "./tolerations";
 
 const [vnode, env] = vnodeTolerations("dev");
 
@@ -57,5 +65,60 @@ describe("tolerates", () => {
   });
   it("treats a missing effect as all effects", () => {
     expect(tolerates({ key: vnode.key, operator: "Equal", value: "True" }, vnode)).toBe(true);
+  });
+});
+
+describe("withFailoverTolerations", () => {
+  const nr = (seconds: number) => failoverToleration(TAINT_NOT_READY, seconds);
+  const ur = (seconds: number) => failoverToleration(TAINT_UNREACHABLE, seconds);
+  const cases: Array<{ name: string; given: V1Toleration[] | undefined; want: V1Toleration[] }> = [
+    { name: "none at all: both added", given: undefined, want: [nr(30), ur(30)] },
+    {
+      name: "the apiserver's 300 s defaults are shortened in place",
+      given: [vnode, nr(300), ur(300)],
+      want: [vnode, nr(30), ur(30)],
+    },
+    {
+      name: "the pod's own seconds are kept",
+      given: [nr(600)],
+      want: [nr(600), ur(30)],
+    },
+    {
+      name: "the pod's own forever (no seconds) is kept",
+      given: [{ key: TAINT_UNREACHABLE, operator: "Exists", effect: "NoExecute" }],
+      want: [{ key: TAINT_UNREACHABLE, operator: "Exists", effect: "NoExecute" }, nr(30)],
+    },
+    {
+      name: "a key-only toleration (any effect) is the pod's own",
+      given: [{ key: TAINT_NOT_READY, operator: "Exists" }],
+      want: [{ key: TAINT_NOT_READY, operator: "Exists" }, ur(30)],
+    },
+    {
+      name: "empty key with Exists tolerates every taint forever: nothing added",
+      given: [{ operator: "Exists" }],
+      want: [{ operator: "Exists" }],
+    },
+    {
+      name: "a NoSchedule toleration does not count",
+      given: [{ key: TAINT_NOT_READY, operator: "Exists", effect: "NoSchedule" }],
+      want: [{ key: TAINT_NOT_READY, operator: "Exists", effect: "NoSchedule" }, nr(30), ur(30)],
+    },
+  ];
+
+  it.each(cases)("$name", ({ given, want }) => {
+    const out = withFailoverTolerations(given, 30);
+    expect(out).toEqual(want);
+    expect(withFailoverTolerations(out, 30)).toEqual(out);
+  });
+
+  it("keeps the defaults when failoverSeconds is the default itself", () => {
+    const given = [nr(DEFAULT_TOLERATION_SECONDS), ur(DEFAULT_TOLERATION_SECONDS)];
+    expect(withFailoverTolerations(given, DEFAULT_TOLERATION_SECONDS)).toEqual(given);
+  });
+
+  it("does not modify its input", () => {
+    const given = Object.freeze([Object.freeze(nr(300))]);
+    expect(() => withFailoverTolerations([...given], 30)).not.toThrow();
+    expect(given[0].tolerationSeconds).toBe(300);
   });
 });

@@ -2,6 +2,8 @@ import type { V1Toleration } from "@kubernetes/client-node";
 import {
   TAINT_EFFECT,
   TAINT_NODE_ENV,
+  TAINT_NOT_READY,
+  TAINT_UNREACHABLE,
   TAINT_VIRTUAL_NODE,
   TAINT_VIRTUAL_NODE_VALUE,
 } from "../lib/contract";
@@ -41,4 +43,52 @@ export function withVNodeTolerations(
     want => !current.some(have => tolerates(have, want)),
   );
   return [...current, ...missing];
+}
+
+/** The taints the node-lifecycle controller puts on a Node whose base stopped answering. */
+export const FAILOVER_TAINTS = [TAINT_NOT_READY, TAINT_UNREACHABLE];
+
+/**
+ * What kube-apiserver's DefaultTolerationSeconds plugin gives every pod that has no toleration
+ * of its own for the failover taints (its --default-*-toleration-seconds flags default to 300).
+ * The plugin runs before any webhook, so this is what we see on a pod that set nothing.
+ */
+export const DEFAULT_TOLERATION_SECONDS = 300;
+
+/** The failover toleration a module pod should have: leave a dead base after `seconds`. */
+export function failoverToleration(key: string, seconds: number): V1Toleration {
+  return { key, operator: "Exists", effect: TAINT_EFFECT, tolerationSeconds: seconds };
+}
+
+/** True for the toleration DefaultTolerationSeconds adds, as opposed to one the user chose. */
+export function isDefaultFailoverToleration(t: V1Toleration): boolean {
+  return (
+    FAILOVER_TAINTS.includes(t.key ?? "") &&
+    t.operator === "Exists" &&
+    t.effect === TAINT_EFFECT &&
+    !t.value &&
+    t.tolerationSeconds === DEFAULT_TOLERATION_SECONDS
+  );
+}
+
+function withFailover(current: V1Toleration[], key: string, seconds: number): V1Toleration[] {
+  const want = failoverToleration(key, seconds);
+  // The pod's own choice wins, including an empty key with Exists ("never evict me").
+  const own = current.some(t => tolerates(t, want) && !isDefaultFailoverToleration(t));
+  if (own) return current;
+  const i = current.findIndex(t => t.key === key && isDefaultFailoverToleration(t));
+  if (i < 0) return [...current, want];
+  return current.map((t, j) => (j === i ? { ...t, tolerationSeconds: seconds } : t));
+}
+
+/**
+ * Returns the tolerations with `node.kubernetes.io/not-ready|unreachable` NoExecute tolerated
+ * for `seconds`, so that a module leaves a dead base quickly instead of after 5 minutes. A
+ * toleration the pod wrote itself is kept as it is; the apiserver's 300 s default is shortened.
+ */
+export function withFailoverTolerations(
+  existing: V1Toleration[] | undefined,
+  seconds: number,
+): V1Toleration[] {
+  return FAILOVER_TAINTS.reduce((acc, key) => withFailover(acc, key, seconds), existing ?? []);
 }
