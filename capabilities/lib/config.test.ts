@@ -29,10 +29,10 @@ describe("loadConfig", () => {
   });
 
   it("splits lists on commas and trims", () => {
-    expect(loadConfig({ KOUPLELESS_ALLOWED_JAR_LOCATIONS: " https://a/ , b.example " }).allowedJarLocations).toEqual([
-      "https://a/",
-      "b.example",
-    ]);
+    expect(
+      loadConfig({ KOUPLELESS_ALLOWED_JAR_LOCATIONS: " https://a/ , b.example " })
+        .allowedJarLocations,
+    ).toEqual(["https://a/", "b.example"]);
   });
 
   it.each([

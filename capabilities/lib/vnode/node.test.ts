@@ -1,0 +1,154 @@
+import { describe, expect, it } from "@jest/globals";
+import type { V1NodeStatus } from "@kubernetes/client-node";
+import {
+  baseFromVNode,
+  binaryQuantity,
+  buildVNode,
+  desiredStatus,
+  fingerprint,
+  memoryFrom,
+  withTimes,
+} from "./node";
+import type { BaseStatus } from "../tunnel/heartbeat";
+
+const base: BaseStatus = {
+  baseMetadata: { identity: "10.244.1.7", name: "base", version: "1.0.0", clusterName: "default" },
+  localIP: "10.244.1.7",
+  localHostName: "base-7d9f",
+  port: 1238,
+  state: "activated",
+};
+const jvm = (maxMeta: number) => ({
+  healthData: {
+    jvm: {
+      "java max metaspace": maxMeta,
+      "java committed metaspace": 64 * 1024 * 1024,
+      "max memory(M)": 2048,
+      "total memory(M)": 512,
+      "free memory(M)": 256,
+    },
+    cpu: { count: 4 },
+  },
+});
+
+describe("buildVNode", () => {
+  it("names, labels and taints the Node exactly as the contract says", () => {
+    expect(buildVNode(base, "dev")).toEqual({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: {
+        name: "vnode.10.244.1.7.dev",
+        labels: {
+          "virtual-kubelet.koupleless.io/component": "vnode",
+          "virtual-kubelet.koupleless.io/env": "dev",
+          "base.koupleless.io/name": "base",
+          "base.koupleless.io/version": "1.0.0",
+          "base.koupleless.io/cluster-name": "default",
+          "base.koupleless.io/host-name": "base-7d9f",
+          "base.koupleless.io/tunnel-port": "1238",
+          "kubernetes.io/hostname": "base-7d9f",
+          type: "virtual-kubelet",
+          "kubernetes.io/role": "agent",
+        },
+      },
+      spec: {
+        taints: [
+          { key: "schedule.koupleless.io/virtual-node", value: "True", effect: "NoExecute" },
+          { key: "schedule.koupleless.io/node-env", value: "dev", effect: "NoExecute" },
+        ],
+      },
+    });
+  });
+
+  it("round-trips through baseFromVNode (adoption after a restart)", () => {
+    const node = buildVNode(base, "dev");
+    node.status = desiredStatus(base, undefined, {
+      reachable: true,
+      silentSeconds: 0,
+      address: "",
+    });
+    expect(baseFromVNode(node)).toEqual(base);
+  });
+
+  it("does not adopt Nodes of another env or component", () => {
+    const node = buildVNode(base, "prod");
+    node.metadata!.labels!["virtual-kubelet.koupleless.io/component"] = "other";
+    expect(baseFromVNode(node)).toBeUndefined();
+  });
+});
+
+describe("binaryQuantity", () => {
+  it.each([
+    [1024, "1Ki"],
+    [1536 * 1024, "1536Ki"],
+    [256 * 1024 * 1024, "256Mi"],
+    [2 * 1024 ** 3, "2Gi"],
+    [1000, "0Ki"],
+  ])("%d bytes is %s", (b, q) => expect(binaryQuantity(b)).toBe(q));
+});
+
+describe("memoryFrom", () => {
+  it("uses metaspace like upstream: capacity = max, allocatable = max - committed", () => {
+    expect(memoryFrom(jvm(256 * 1024 * 1024))).toEqual({
+      capacity: "262144Ki",
+      allocatable: "196608Ki",
+    });
+  });
+  it("never advertises 0 when max metaspace is -1: falls back to the max heap", () => {
+    expect(memoryFrom(jvm(-1))).toEqual({ capacity: "2Gi", allocatable: "1792Mi" });
+  });
+  it("is undefined without health data", () => {
+    expect(memoryFrom(undefined)).toBeUndefined();
+  });
+});
+
+describe("desiredStatus", () => {
+  const up = { reachable: true, silentSeconds: 0, address: "10.244.1.7:1238" };
+  it("is Ready with addresses and capacity", () => {
+    const s = desiredStatus(base, jvm(-1), up);
+    expect(s.conditions?.[0]).toMatchObject({ type: "Ready", status: "True", reason: "BaseReady" });
+    expect(s.addresses).toEqual([
+      { type: "InternalIP", address: "10.244.1.7" },
+      { type: "Hostname", address: "base-7d9f" },
+    ]);
+    expect(s.capacity).toEqual({ pods: "65535", memory: "2Gi", cpu: "4" });
+  });
+  it("is Ready=False with the reason when the base is silent", () => {
+    const s = desiredStatus(base, jvm(-1), { ...up, reachable: false, silentSeconds: 31 });
+    expect(s.conditions?.[0]).toMatchObject({
+      type: "Ready",
+      status: "False",
+      reason: "BaseUnreachable",
+      message: "Arklet at 10.244.1.7:1238 has not answered for 31s",
+    });
+  });
+});
+
+describe("fingerprint and withTimes", () => {
+  const up = { reachable: true, silentSeconds: 0, address: "a" };
+  it("ignores times and the NotReady seconds counter", () => {
+    const a = desiredStatus(base, jvm(-1), { ...up, reachable: false, silentSeconds: 30 });
+    const b = desiredStatus(base, jvm(-1), { ...up, reachable: false, silentSeconds: 40 });
+    expect(fingerprint(withTimes(a, undefined, new Date(1)))).toBe(fingerprint(b));
+  });
+  it("sees a change of readiness or capacity", () => {
+    const a = desiredStatus(base, jvm(-1), up);
+    expect(fingerprint(a)).not.toBe(
+      fingerprint(desiredStatus(base, jvm(-1), { ...up, reachable: false })),
+    );
+    expect(fingerprint(a)).not.toBe(fingerprint(desiredStatus(base, jvm(512 * 1024 * 1024), up)));
+  });
+  it("keeps lastTransitionTime while the status stays the same", () => {
+    const then = new Date(1000);
+    const current = withTimes(desiredStatus(base, undefined, up), undefined, then) as V1NodeStatus;
+    const next = withTimes(desiredStatus(base, undefined, up), current, new Date(5000));
+    expect(next.conditions?.[0].lastTransitionTime).toEqual(then);
+    expect(next.conditions?.[0].lastHeartbeatTime).toEqual(new Date(5000));
+    const flipped = withTimes(
+      desiredStatus(base, undefined, { ...up, reachable: false }),
+      current,
+      new Date(6000),
+    );
+    expect(flipped.conditions?.[0].lastTransitionTime).toEqual(new Date(6000));
+  });
+});

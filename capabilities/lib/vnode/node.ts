@@ -1,0 +1,260 @@
+// BaseStatus → VNode and health → NodeStatus, exactly as contract §2.3 lays them out, plus
+// what upstream lacks: Ready=False with a reason when the base stops answering.
+import type { V1Node, V1NodeCondition, V1NodeStatus } from "@kubernetes/client-node";
+import {
+  COMPONENT_VNODE,
+  COMPONENT_VNODE_LEASE,
+  LABEL_BASE_CLUSTER_NAME,
+  LABEL_BASE_HOST_NAME,
+  LABEL_BASE_NAME,
+  LABEL_BASE_TUNNEL_PORT,
+  LABEL_BASE_VERSION,
+  LABEL_COMPONENT,
+  LABEL_ENV,
+  LABEL_HOSTNAME,
+  LABEL_ROLE,
+  LABEL_TYPE,
+  NODE_LEASE_NAMESPACE,
+  ROLE_AGENT,
+  TAINT_EFFECT,
+  TAINT_NODE_ENV,
+  TAINT_VIRTUAL_NODE,
+  TAINT_VIRTUAL_NODE_VALUE,
+  TYPE_VIRTUAL_KUBELET,
+  ARKLET_DEFAULT_PORT,
+  VNODE_PODS_CAPACITY,
+  VNODE_PREFIX,
+  vnodeName,
+} from "../contract";
+import type { HealthData } from "../arklet/client";
+import type { BaseStatus } from "../tunnel/heartbeat";
+
+export function vnodeLabels(status: BaseStatus, env: string): Record<string, string> {
+  const m = status.baseMetadata;
+  return {
+    [LABEL_COMPONENT]: COMPONENT_VNODE,
+    [LABEL_ENV]: env,
+    [LABEL_BASE_NAME]: m.name,
+    [LABEL_BASE_VERSION]: m.version,
+    [LABEL_BASE_CLUSTER_NAME]: m.clusterName,
+    [LABEL_BASE_HOST_NAME]: status.localHostName,
+    [LABEL_BASE_TUNNEL_PORT]: String(status.port),
+    [LABEL_HOSTNAME]: status.localHostName,
+    [LABEL_TYPE]: TYPE_VIRTUAL_KUBELET,
+    [LABEL_ROLE]: ROLE_AGENT,
+  };
+}
+
+/** The Node object for a base: metadata and spec (status is written separately). */
+export function buildVNode(status: BaseStatus, env: string): V1Node {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name: vnodeName(status.baseMetadata.identity, env),
+      labels: vnodeLabels(status, env),
+    },
+    spec: {
+      taints: [
+        { key: TAINT_VIRTUAL_NODE, value: TAINT_VIRTUAL_NODE_VALUE, effect: TAINT_EFFECT },
+        { key: TAINT_NODE_ENV, value: env, effect: TAINT_EFFECT },
+      ],
+    },
+  };
+}
+
+/** The identity of a VNode of ours (by labels and name), or undefined for any other Node. */
+function identityOf(node: V1Node): string | undefined {
+  const labels = node.metadata?.labels ?? {};
+  const name = node.metadata?.name ?? "";
+  const env = labels[LABEL_ENV] ?? "";
+  if (labels[LABEL_COMPONENT] !== COMPONENT_VNODE || !env || !name.startsWith(VNODE_PREFIX))
+    return undefined;
+  if (!name.endsWith(`.${env}`)) return undefined;
+  return name.slice(VNODE_PREFIX.length, name.length - env.length - 1);
+}
+
+/** Reads the base back from a Node we made: used to adopt VNodes after a restart. */
+export function baseFromVNode(node: V1Node): BaseStatus | undefined {
+  const identity = identityOf(node);
+  if (identity === undefined) return undefined;
+  const label = (k: string) => node.metadata?.labels?.[k] ?? "";
+  const internal = (node.status?.addresses ?? []).find(a => a.type === "InternalIP");
+  return {
+    baseMetadata: {
+      identity,
+      name: label(LABEL_BASE_NAME),
+      version: label(LABEL_BASE_VERSION),
+      clusterName: label(LABEL_BASE_CLUSTER_NAME),
+    },
+    localIP: internal?.address || "127.0.0.1",
+    localHostName: label(LABEL_BASE_HOST_NAME),
+    port: Number(label(LABEL_BASE_TUNNEL_PORT)) || ARKLET_DEFAULT_PORT,
+    state: "activated",
+  };
+}
+
+const KI = 1024;
+const UNITS = ["Ki", "Mi", "Gi", "Ti"];
+
+/** Bytes as the apiserver would write them back (largest whole binary unit), so a re-read compares equal. */
+export function binaryQuantity(bytes: number): string {
+  let v = Math.floor(bytes / KI);
+  let unit = 0;
+  while (v > 0 && v % KI === 0 && unit < UNITS.length - 1) {
+    v /= KI;
+    unit++;
+  }
+  return `${v}${UNITS[unit]}`;
+}
+
+function num(jvm: Record<string, number | string>, key: string): number | undefined {
+  const v = Number(jvm[key]);
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/**
+ * Memory capacity from the JVM: metaspace, as upstream does. When max metaspace is -1 (no
+ * -XX:MaxMetaspaceSize) upstream advertises 0, which makes every pod with a memory request
+ * unschedulable; we fall back to the JVM's max heap and what is free of it.
+ */
+export function memoryFrom(
+  health: HealthData | undefined,
+): { capacity: string; allocatable: string } | undefined {
+  const jvm = health?.healthData?.jvm;
+  if (!jvm) return undefined;
+  const max = num(jvm, "java max metaspace") ?? -1;
+  if (max > 0) {
+    const committed = num(jvm, "java committed metaspace") ?? 0;
+    return {
+      capacity: `${Math.floor(max / KI)}Ki`,
+      allocatable: `${Math.floor(Math.max(0, max - committed) / KI)}Ki`,
+    };
+  }
+  return heapMemory(jvm);
+}
+
+function heapMemory(
+  jvm: Record<string, number | string>,
+): { capacity: string; allocatable: string } | undefined {
+  const heapMax = num(jvm, "max memory(M)") ?? 0;
+  if (heapMax <= 0) return undefined;
+  const used = (num(jvm, "total memory(M)") ?? 0) - (num(jvm, "free memory(M)") ?? 0);
+  return {
+    capacity: binaryQuantity(heapMax * KI * KI),
+    allocatable: binaryQuantity(Math.max(0, heapMax - used) * KI * KI),
+  };
+}
+
+export interface Liveness {
+  reachable: boolean;
+  /** Seconds since the base last answered, for the NotReady message. */
+  silentSeconds: number;
+  address: string;
+}
+
+function readyCondition(l: Liveness): V1NodeCondition {
+  return l.reachable
+    ? {
+        type: "Ready",
+        status: "True",
+        reason: "BaseReady",
+        message: `Arklet at ${l.address} answers`,
+      }
+    : {
+        type: "Ready",
+        status: "False",
+        reason: "BaseUnreachable",
+        message: `Arklet at ${l.address} has not answered for ${l.silentSeconds}s`,
+      };
+}
+
+const QUIET = ["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"];
+
+function resources(health: HealthData | undefined): {
+  capacity: Record<string, string>;
+  allocatable: Record<string, string>;
+} {
+  const capacity: Record<string, string> = { pods: VNODE_PODS_CAPACITY };
+  const allocatable: Record<string, string> = { pods: VNODE_PODS_CAPACITY };
+  const mem = memoryFrom(health);
+  if (mem) {
+    capacity.memory = mem.capacity;
+    allocatable.memory = mem.allocatable;
+  }
+  const cpu = Number(health?.healthData?.cpu?.count ?? 0);
+  if (cpu > 0) capacity.cpu = allocatable.cpu = String(cpu);
+  return { capacity, allocatable };
+}
+
+const NODE_INFO = {
+  architecture: process.arch === "x64" ? "amd64" : process.arch,
+  operatingSystem: "linux",
+  bootID: "",
+  containerRuntimeVersion: "arklet://",
+  kernelVersion: "",
+  kubeProxyVersion: "",
+  kubeletVersion: "",
+  machineID: "",
+  osImage: "",
+  systemUUID: "",
+};
+
+/** The status we want on the Node; timestamps are filled in by withTimes(). */
+export function desiredStatus(
+  base: BaseStatus,
+  health: HealthData | undefined,
+  l: Liveness,
+): V1NodeStatus {
+  return {
+    phase: "Running",
+    conditions: [
+      readyCondition(l),
+      ...QUIET.map(type => ({ type, status: "False", reason: "BaseReported", message: "" })),
+    ],
+    addresses: [
+      { type: "InternalIP", address: base.localIP || "127.0.0.1" },
+      { type: "Hostname", address: base.localHostName || base.localIP },
+    ],
+    ...resources(health),
+    nodeInfo: NODE_INFO,
+  };
+}
+
+/** A comparable form: what changed, ignoring heartbeat and transition times. */
+export function fingerprint(status: V1NodeStatus | undefined): string {
+  if (!status) return "";
+  const conds = (status.conditions ?? [])
+    .map(
+      c =>
+        `${c.type}=${c.status}/${c.reason ?? ""}/${c.type === "Ready" && c.status === "False" ? "" : (c.message ?? "")}`,
+    )
+    .sort();
+  return JSON.stringify([
+    conds,
+    status.capacity ?? {},
+    status.allocatable ?? {},
+    status.addresses ?? [],
+  ]);
+}
+
+/** Stamps times: lastTransitionTime is kept from the current condition when the status is the same. */
+export function withTimes(
+  desired: V1NodeStatus,
+  current: V1NodeStatus | undefined,
+  now: Date,
+): V1NodeStatus {
+  const conditions = (desired.conditions ?? []).map(c => {
+    const prev = current?.conditions?.find(p => p.type === c.type);
+    const lastTransitionTime =
+      prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : now;
+    return { ...c, lastHeartbeatTime: now, lastTransitionTime };
+  });
+  return { ...desired, conditions };
+}
+
+export function leaseLabels(env: string): Record<string, string> {
+  return { [LABEL_ENV]: env, [LABEL_COMPONENT]: COMPONENT_VNODE_LEASE };
+}
+
+export const LEASE_NAMESPACE = NODE_LEASE_NAMESPACE;

@@ -1,0 +1,81 @@
+// npm run fake-base -- --count 3 --controller http://localhost:7777 [options]
+// Runs Arklet-compatible fake bases until Ctrl-C; with --deactivate-on-exit they say goodbye.
+import { parseArgs } from "node:util";
+import { FakeBase, startFleet } from "./fake-base";
+
+const USAGE = `usage: npm run fake-base -- [options]
+  --count N               number of bases (default 1), on 127.0.0.<first>, <first+1>, ...
+  --first N               last octet of the first address (default 2)
+  --port P                Arklet port on every address (default 1238)
+  --controller URL        heartbeat endpoint base URL (default http://localhost:7777)
+  --heartbeat-ms MS       heartbeat period (default 12000, like Arklet)
+  --install-ms MS         install latency (default 0)
+  --failure-rate R        probability 0..1 that an install fails (default 0)
+  --name, --version, --cluster   base metadata (default base, 1.0.0, default)
+  --max-metaspace BYTES   JVM max metaspace reported by /health (-1 = unlimited)
+  --deactivate-on-exit    send a DEACTIVATED heartbeat on Ctrl-C`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      count: { type: "string", default: "1" },
+      first: { type: "string", default: "2" },
+      port: { type: "string", default: "1238" },
+      controller: { type: "string", default: "http://localhost:7777" },
+      "heartbeat-ms": { type: "string", default: "12000" },
+      "install-ms": { type: "string", default: "0" },
+      "failure-rate": { type: "string", default: "0" },
+      name: { type: "string", default: "base" },
+      version: { type: "string", default: "1.0.0" },
+      cluster: { type: "string", default: "default" },
+      "max-metaspace": { type: "string", default: String(256 * 1024 * 1024) },
+      "deactivate-on-exit": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const n = (k: keyof typeof values) => {
+    const v = Number(values[k]);
+    if (!Number.isFinite(v))
+      throw new Error(`--${k} must be a number, got ${JSON.stringify(values[k])}\n${USAGE}`);
+    return v;
+  };
+  return { values, n };
+}
+
+async function main(): Promise<void> {
+  const { values, n } = options();
+  const bases: FakeBase[] = await startFleet(
+    n("count"),
+    {
+      port: n("port"),
+      controller: values.controller,
+      heartbeatMs: n("heartbeat-ms"),
+      installMs: n("install-ms"),
+      failureRate: n("failure-rate"),
+      name: values.name,
+      version: values.version,
+      clusterName: values.cluster,
+      maxMetaspace: n("max-metaspace"),
+    },
+    n("first"),
+  );
+  for (const b of bases)
+    console.log(
+      `fake base ${b.opts.identity} listening on http://${b.opts.host}:${b.port}, heartbeats to ${b.opts.controller}`,
+    );
+  const shutdown = async () => {
+    await Promise.all(bases.map(b => b.stop(Boolean(values["deactivate-on-exit"]))));
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown());
+  process.on("SIGTERM", () => void shutdown());
+}
+
+main().catch(err => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,507 @@
+// A base that behaves like the real Arklet as implemented (contract §5), not like its docs:
+// POST only, HTTP 200 with the outcome in the body envelope, lowercase biz states, REPEAT_BIZ,
+// NOT_FOUND_BIZ, CMD_PROCESS_INTERNAL_ERROR for a failing start, per-biz op conflicts, and
+// heartbeats with the exact BaseStatus body. For dev, tests and benchmarks.
+import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import { AddressInfo } from "node:net";
+
+export interface FakeBaseOptions {
+  /** Address to listen on; each base may take its own 127.0.0.N. */
+  host: string;
+  /** Arklet port (real default 1238); 0 picks a free one. */
+  port: number;
+  /** Controller base URL, e.g. http://localhost:7777; empty = no heartbeats. */
+  controller: string;
+  heartbeatMs: number;
+  /** Install latency, like a Spring start. */
+  installMs: number;
+  /** Probability (0..1) that an install fails with CMD_PROCESS_INTERNAL_ERROR. */
+  failureRate: number;
+  /** Biz names whose installs always fail. */
+  failingBizzes: string[];
+  identity: string;
+  name: string;
+  version: string;
+  clusterName: string;
+  hostName: string;
+  /** JVM max metaspace in bytes; -1 like a JVM without -XX:MaxMetaspaceSize. */
+  maxMetaspace: number;
+}
+
+export interface BizRecord {
+  bizName: string;
+  bizVersion: string;
+  bizUrl: string;
+  bizState: string;
+  changeTime: number;
+}
+
+export interface RequestLogEntry {
+  at: number;
+  command: string;
+  body: unknown;
+  userAgent: string;
+  code: string;
+}
+
+interface Envelope {
+  code: "SUCCESS" | "FAILED" | "CMD_NOT_FOUND" | "CMD_PROCESS_INTERNAL_ERROR";
+  message?: string;
+  data?: unknown;
+  errorStackTrace?: string;
+  baseIdentity: string;
+}
+
+const MASTER_BIZ = "base";
+const COMMANDS = [
+  "help",
+  "installBiz",
+  "batchInstallBiz",
+  "uninstallBiz",
+  "switchBiz",
+  "queryAllBiz",
+  "health",
+];
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+export function defaultOptions(partial: Partial<FakeBaseOptions> = {}): FakeBaseOptions {
+  const host = partial.host ?? "127.0.0.1";
+  return {
+    host,
+    port: 1238,
+    controller: "",
+    heartbeatMs: 12_000,
+    installMs: 0,
+    failureRate: 0,
+    failingBizzes: [],
+    identity: partial.identity ?? host,
+    name: "base",
+    version: "1.0.0",
+    clusterName: "default",
+    hostName: `fake-base-${(partial.identity ?? host).replace(/[^a-z0-9-]/gi, "-")}`,
+    maxMetaspace: 256 * 1024 * 1024,
+    ...partial,
+  };
+}
+
+class CommandError extends Error {}
+
+export class FakeBase {
+  readonly opts: FakeBaseOptions;
+  readonly log: RequestLogEntry[] = [];
+  readonly heartbeatsSent: Array<{ at: number; status: number }> = [];
+  private bizzes = new Map<string, BizRecord>();
+  private busy = new Set<string>();
+  private server?: Server;
+  private timer?: NodeJS.Timeout;
+  private reachable = true;
+
+  constructor(opts: Partial<FakeBaseOptions> = {}) {
+    this.opts = defaultOptions(opts);
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? this.opts.port;
+  }
+
+  /** The heartbeat body, exactly as Arklet sends it. */
+  baseStatus(state: "activated" | "deactivated" = "activated"): object {
+    const o = this.opts;
+    return {
+      baseMetadata: {
+        identity: o.identity,
+        name: o.name,
+        version: o.version,
+        clusterName: o.clusterName,
+      },
+      localIP: o.host,
+      localHostName: o.hostName,
+      port: this.port,
+      state,
+    };
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((res, rej) => {
+      server.once("error", rej);
+      server.listen(this.opts.port, this.opts.host, () => res());
+    });
+    this.server = server;
+    this.startHeartbeats();
+  }
+
+  private startHeartbeats(): void {
+    if (!this.opts.controller) return;
+    void this.heartbeat();
+    this.timer = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs);
+  }
+
+  /** POSTs one heartbeat; never throws (a real Arklet just logs failures). */
+  async heartbeat(state: "activated" | "deactivated" = "activated"): Promise<number> {
+    if (!this.opts.controller) return 0;
+    try {
+      const res = await fetch(`${this.opts.controller}/heartbeat`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(this.baseStatus(state)),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await res.text();
+      this.heartbeatsSent.push({ at: Date.now(), status: res.status });
+      return res.status;
+    } catch {
+      this.heartbeatsSent.push({ at: Date.now(), status: 0 });
+      return 0;
+    }
+  }
+
+  /** Unreachable: connections are destroyed and heartbeats stop, like a hung or partitioned JVM. */
+  setReachable(reachable: boolean): void {
+    this.reachable = reachable;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (reachable) this.startHeartbeats();
+  }
+
+  /** A JVM restart: same address, every biz gone. */
+  async restartEmpty(): Promise<void> {
+    await this.stop();
+    this.bizzes.clear();
+    this.busy.clear();
+    this.reachable = true;
+    await this.start();
+  }
+
+  /** Stops the server; with deactivate, first tells the controller, as an orderly exit does. */
+  async stop(deactivate = false): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (deactivate) await this.heartbeat("deactivated");
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>(res => server.close(() => res()));
+  }
+
+  /** What is installed, for tests: name:version → record. */
+  installed(): BizRecord[] {
+    return [...this.bizzes.values()];
+  }
+
+  /** Installs a biz behind the controller's back. */
+  plant(bizName: string, bizVersion: string, bizState = "activated"): void {
+    this.bizzes.set(`${bizName}:${bizVersion}`, {
+      bizName,
+      bizVersion,
+      bizUrl: "",
+      bizState,
+      changeTime: Date.now(),
+    });
+  }
+
+  count(command: string): number {
+    return this.log.filter(e => e.command === command).length;
+  }
+
+  // ---------- HTTP ----------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.reachable) {
+      req.socket.destroy();
+      return;
+    }
+    const command = (req.url ?? "/").replace(/^\//, "").split("?")[0];
+    if (req.method !== "POST") {
+      res
+        .writeHead(500, { "content-type": "text/plain" })
+        .end("POST http request only supported by arklet");
+      return;
+    }
+    const raw = await readBody(req);
+    const env = await this.dispatch(command, raw);
+    this.log.push({
+      at: Date.now(),
+      command,
+      body: safeJson(raw),
+      userAgent: req.headers["user-agent"] ?? "",
+      code: env.code,
+    });
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(env));
+  }
+
+  private async dispatch(command: string, raw: string): Promise<Envelope> {
+    const baseIdentity = this.opts.identity;
+    if (!COMMANDS.includes(command))
+      return { code: "CMD_NOT_FOUND", message: "please follow the doc", baseIdentity };
+    try {
+      const input = raw.trim() === "" ? {} : (JSON.parse(raw) as Record<string, unknown>);
+      return { ...(await this.run(command, input)), baseIdentity };
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return {
+        code: "CMD_PROCESS_INTERNAL_ERROR",
+        message: `Internal Error: ${msg}`,
+        errorStackTrace: `com.alipay.sofa.koupleless.arklet.core.common.exception.ArkletRuntimeException: ${msg}\n\tat FakeBase`,
+        baseIdentity,
+      };
+    }
+  }
+
+  private run(
+    command: string,
+    input: Record<string, unknown>,
+  ): Promise<Omit<Envelope, "baseIdentity">> {
+    switch (command) {
+      case "installBiz":
+        return this.install(input);
+      case "batchInstallBiz":
+        return this.batchInstall(input);
+      case "uninstallBiz":
+        return this.withBizLock(input, () => this.uninstall(input));
+      case "switchBiz":
+        return this.withBizLock(input, async () => this.switch(input));
+      case "queryAllBiz":
+        return Promise.resolve({ code: "SUCCESS", data: this.queryAll() });
+      case "health":
+        return Promise.resolve({ code: "SUCCESS", data: { healthData: this.health() } });
+      default:
+        return Promise.resolve({
+          code: "SUCCESS",
+          data: COMMANDS.map(id => ({ id, desc: `${id} command` })),
+        });
+    }
+  }
+
+  // ---------- commands ----------
+
+  private async withBizLock<T>(input: Record<string, unknown>, op: () => Promise<T>): Promise<T> {
+    const { bizName, bizVersion } = requireNameVersion(input);
+    const key = `${bizName}:${bizVersion}`;
+    // Arklet rejects an operation on a biz that another operation is still working on
+    if (this.busy.has(key))
+      throw new CommandError(`biz ${key} is in operation, please retry later`);
+    this.busy.add(key);
+    try {
+      return await op();
+    } finally {
+      this.busy.delete(key);
+    }
+  }
+
+  private install(input: Record<string, unknown>): Promise<Omit<Envelope, "baseIdentity">> {
+    if (typeof input.bizUrl !== "string" || input.bizUrl === "") {
+      throw new CommandError("bizUrl should not be blank");
+    }
+    return this.withBizLock(input, async () => {
+      const { bizName, bizVersion } = requireNameVersion(input);
+      const key = `${bizName}:${bizVersion}`;
+      if (this.bizzes.has(key)) {
+        return {
+          code: "FAILED",
+          message: "install biz not success!",
+          data: { code: "REPEAT_BIZ", message: `Biz: ${key} has been installed or registered.` },
+        };
+      }
+      const started = Date.now();
+      if (this.opts.installMs > 0) await sleep(this.opts.installMs);
+      if (this.opts.failingBizzes.includes(bizName) || Math.random() < this.opts.failureRate) {
+        throw new CommandError(`Biz ${key} start failed: simulated failure in main class`);
+      }
+      this.bizzes.set(key, {
+        bizName,
+        bizVersion,
+        bizUrl: input.bizUrl as string,
+        bizState: "activated",
+        changeTime: Date.now(),
+      });
+      return {
+        code: "SUCCESS",
+        data: {
+          code: "SUCCESS",
+          message: `Install Biz: ${key} success, cost: ${Date.now() - started} ms, started at: ${new Date(started).toISOString()}`,
+          bizInfos: [this.bizInfo(this.bizzes.get(key) as BizRecord)],
+          elapsedSpace: 1024,
+        },
+      };
+    });
+  }
+
+  private async batchInstall(
+    input: Record<string, unknown>,
+  ): Promise<Omit<Envelope, "baseIdentity">> {
+    const list = Array.isArray(input.bizList) ? (input.bizList as Record<string, unknown>[]) : [];
+    const results = await Promise.all(
+      list.map(async item => {
+        const env = await this.dispatch("installBiz", JSON.stringify(item));
+        const data = (env.data ?? {}) as Record<string, unknown>;
+        return [
+          String(item.bizUrl),
+          { code: data.code ?? env.code, message: data.message ?? env.message },
+        ] as const;
+      }),
+    );
+    const ok = results.every(([, r]) => r.code === "SUCCESS");
+    return {
+      code: ok ? "SUCCESS" : "FAILED",
+      data: {
+        code: ok ? "SUCCESS" : "FAILED",
+        message: ok ? "batch install success" : "batch install failed",
+        bizUrlToResponse: Object.fromEntries(results),
+      },
+    };
+  }
+
+  private async uninstall(input: Record<string, unknown>): Promise<Omit<Envelope, "baseIdentity">> {
+    const { bizName, bizVersion } = requireNameVersion(input);
+    const key = `${bizName}:${bizVersion}`;
+    if (bizName === MASTER_BIZ)
+      return { code: "FAILED", message: "Master biz must not be uninstalled." };
+    if (!this.bizzes.delete(key)) {
+      return {
+        code: "FAILED",
+        message: "uninstall biz not success!",
+        data: { code: "NOT_FOUND_BIZ", message: `Uninstall biz: ${key} not found.` },
+      };
+    }
+    return {
+      code: "SUCCESS",
+      data: { code: "SUCCESS", message: `Uninstall biz: ${key} success.` },
+    };
+  }
+
+  private switch(input: Record<string, unknown>): Omit<Envelope, "baseIdentity"> {
+    const { bizName, bizVersion } = requireNameVersion(input);
+    const key = `${bizName}:${bizVersion}`;
+    const biz = this.bizzes.get(key);
+    if (!biz)
+      return {
+        code: "FAILED",
+        data: { code: "NOT_FOUND_BIZ", message: `Switch biz: ${key} not found.` },
+      };
+    for (const other of this.bizzes.values()) {
+      if (other.bizName === bizName && other !== biz && other.bizState === "activated")
+        other.bizState = "deactivated";
+    }
+    biz.bizState = "activated";
+    biz.changeTime = Date.now();
+    return {
+      code: "SUCCESS",
+      data: { code: "SUCCESS", message: `Switch biz: ${key} is activated.` },
+    };
+  }
+
+  private bizInfo(b: BizRecord): object {
+    return {
+      bizName: b.bizName,
+      bizVersion: b.bizVersion,
+      bizState: b.bizState,
+      mainClass: `com.example.${b.bizName}.Application`,
+      webContextPath: b.bizName,
+      classLoader: `BizClassLoader(bizIdentity=${b.bizName}:${b.bizVersion})`,
+      bizStateRecords: [
+        { changeTime: b.changeTime, state: b.bizState, reason: "Started", message: "" },
+      ],
+    };
+  }
+
+  private queryAll(): object[] {
+    // the real Arklet leaves the base (master) biz out, whatever its help text says
+    return [...this.bizzes.values()].map(b => this.bizInfo(b));
+  }
+
+  private health(): object {
+    const committed = 64 * 1024 * 1024;
+    return {
+      jvm: {
+        "java version": "17.0.15",
+        "java home": "/usr/lib/jvm/java-17",
+        "total memory(M)": 512,
+        "max memory(M)": 2048,
+        "free memory(M)": 256,
+        "run time(s)": Math.round(process.uptime()),
+        "init heap memory(M)": 256,
+        "used heap memory(M)": 256,
+        "committed heap memory(M)": 512,
+        "max heap memory(M)": 2048,
+        "init non heap memory(M)": 8,
+        "used non heap memory(M)": 80,
+        "committed non heap memory(M)": 96,
+        "max non heap memory(M)": -1,
+        "loaded class count": 12000,
+        "unload class count": 0,
+        "total class count": 12000,
+        "java used metaspace": committed - 4 * 1024 * 1024,
+        "java committed metaspace": committed,
+        "java max metaspace": this.opts.maxMetaspace,
+      },
+      cpu: {
+        count: 2,
+        type: "x86_64",
+        "total used (%)": 10,
+        "user used (%)": 8,
+        "system used (%)": 2,
+        "free (%)": 90,
+      },
+      masterBizInfo: {
+        bizName: MASTER_BIZ,
+        bizVersion: this.opts.version,
+        bizState: "ACTIVATED",
+        webContextPath: "/",
+      },
+      bizListInfo: this.queryAll(),
+      pluginListInfo: [],
+    };
+  }
+}
+
+function requireNameVersion(input: Record<string, unknown>): {
+  bizName: string;
+  bizVersion: string;
+} {
+  const { bizName, bizVersion } = input;
+  if (
+    typeof bizName !== "string" ||
+    bizName === "" ||
+    typeof bizVersion !== "string" ||
+    bizVersion === ""
+  ) {
+    throw new CommandError("bizName and bizVersion should not be blank");
+  }
+  return { bizName, bizVersion };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise(res => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", c => (body += c));
+    req.on("end", () => res(body));
+    req.on("error", () => res(body));
+  });
+}
+
+function safeJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Starts `count` bases on 127.0.0.<first>, 127.0.0.<first+1>, ... sharing one port. */
+export async function startFleet(
+  count: number,
+  partial: Partial<FakeBaseOptions> = {},
+  first = 2,
+): Promise<FakeBase[]> {
+  const bases: FakeBase[] = [];
+  for (let i = 0; i < count; i++) {
+    const host = `127.0.0.${first + i}`;
+    const base = new FakeBase({ ...partial, host, identity: host });
+    await base.start();
+    bases.push(base);
+  }
+  return bases;
+}
