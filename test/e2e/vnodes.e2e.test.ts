@@ -1,5 +1,6 @@
 // Bases become VNodes: fake Arklet bases heartbeat into `npm run dev`, and the real
 // apiserver, controller-manager and scheduler see Nodes that live and die with their bases.
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { K8s, kind } from "kubernetes-fluent-client";
 import { Lease } from "../../capabilities/lib/kinds";
@@ -8,6 +9,7 @@ import {
   TAINT_NOT_READY,
   TAINT_UNREACHABLE,
 } from "../../capabilities/lib/contract";
+import { REPO_ROOT } from "../../hack/cluster/cluster";
 import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
 import { sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
@@ -260,6 +262,33 @@ describe("VNode lifecycle", () => {
     const b = bases[0];
     await b.stop(true);
     await gone(nodeName(b), 30_000);
+  });
+
+  it("runs the README's fake-base command, and its Ctrl-C says DEACTIVATED", async () => {
+    const cli = spawn(
+      "npm",
+      [
+        "run",
+        "fake-base",
+        "--",
+        "--count",
+        "1",
+        "--first",
+        "40",
+        "--controller",
+        CONTROLLER,
+        "--heartbeat-ms",
+        "2000",
+        "--deactivate-on-exit",
+      ],
+      { cwd: REPO_ROOT, detached: true, stdio: "ignore" },
+    );
+    try {
+      await waitReady("vnode.127.0.0.40.dev", "True", 60_000);
+    } finally {
+      process.kill(-(cli.pid ?? 0), "SIGTERM");
+    }
+    await gone("vnode.127.0.0.40.dev", 30_000);
   });
 
   it("deletes the Node and Lease of a base silent past the TTL", async () => {
