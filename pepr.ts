@@ -5,10 +5,11 @@ import cfg from "./package.json";
 import { config } from "./capabilities/lib/runtime";
 import { isWatcherProcess, startController } from "./capabilities/lib/controller";
 import { ModuleAdmission } from "./capabilities/module-admission";
+import { ModuleLifecycle } from "./capabilities/module-lifecycle";
 
 try {
   const conf = config(); // fail at start-up, with the variable's name, rather than on the first request
-  new PeprModule(cfg, [ModuleAdmission]);
+  new PeprModule(cfg, [ModuleAdmission, ModuleLifecycle]);
   if (isWatcherProcess(process.env)) {
     startController(conf, Log).catch(err => {
       Log.error(err, "koupleless-pepr controller failed to start");

@@ -41,6 +41,16 @@ export interface Config {
   antiAffinityWeight: number;
   /** Reject non-module pods that tolerate the VNode taint by key (nothing would run them). */
   rejectForeignVNodeTolerations: boolean;
+
+  // --- module lifecycle ---
+  /** How often the owner reads a base's biz list (/queryAllBiz) to fix drift (contract: 15). */
+  bizPollSeconds: number;
+  /** Bound on concurrent biz operations per base. */
+  maxParallelOps: number;
+  /** Timeout of /installBiz and /uninstallBiz: long enough for a Spring start. */
+  installTimeoutMs: number;
+  /** Uninstall a biz that no pod wants after this grace; 0 never uninstalls such bizzes. */
+  orphanGraceSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -124,6 +134,10 @@ export function loadConfig(src: Source): Config {
     allowedJarLocations: list(src, "KOUPLELESS_ALLOWED_JAR_LOCATIONS", []),
     antiAffinityWeight: int(src, "KOUPLELESS_ANTI_AFFINITY_WEIGHT", 50, [0, 100]),
     rejectForeignVNodeTolerations: bool(src, "KOUPLELESS_REJECT_FOREIGN_VNODE_TOLERATIONS", true),
+    bizPollSeconds: int(src, "KOUPLELESS_BIZ_POLL_SECONDS", 15, [1, 3600]),
+    maxParallelOps: int(src, "KOUPLELESS_MAX_PARALLEL_OPS", 8, [1, 256]),
+    installTimeoutMs: int(src, "KOUPLELESS_INSTALL_TIMEOUT_MS", 300_000, [1000, 3_600_000]),
+    orphanGraceSeconds: int(src, "KOUPLELESS_ORPHAN_GRACE_SECONDS", 60, [0, 30 * 24 * 3600]),
   };
   checkTimers(c);
   return c;

@@ -1,9 +1,18 @@
 // Watcher-side services: the heartbeat tunnel and the VNode registry. They run only where
 // Pepr runs watches (the watcher pods, and `pepr dev`), never in admission pods or builds.
+import { errText } from "./errors";
 import type { Server } from "node:http";
+import type { V1Pod } from "@kubernetes/client-node";
 import { Config } from "./config";
 import { Logger, VNodeRegistry } from "./vnode/registry";
 import { startTunnel } from "./tunnel/server";
+
+let current: Running | undefined;
+
+/** Hands a module pod event to the running controller (no-op where none runs). */
+export function onModulePod(pod: V1Pod, deleted: boolean): void {
+  current?.registry.onModulePod(pod, deleted);
+}
 
 export interface Running {
   registry: VNodeRegistry;
@@ -25,18 +34,20 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
     token: cfg.heartbeatToken,
     minIntervalMs: cfg.heartbeatMinIntervalMs,
     onHeartbeat: (status, activated) => registry.onHeartbeat(status, activated),
-    onError: err => log.error({ err: String(err) }, "heartbeat handling failed"),
+    onError: err => log.error({ err: errText(err) }, "heartbeat handling failed"),
   });
   log.info(
     { port: cfg.tunnelPort, replica: cfg.replicaId, env: cfg.env },
     "heartbeat tunnel listening",
   );
-  return {
+  current = {
     registry,
     tunnel,
     stop: async () => {
+      current = undefined;
       registry.stop();
       await new Promise(res => tunnel.close(res));
     },
   };
+  return current;
 }

@@ -3,7 +3,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { a, Capability, PeprMutateRequest, PeprValidateRequest } from "pepr";
 import { config } from "../lib/runtime";
 import { COMPONENT_MODULE, LABEL_COMPONENT } from "../lib/contract";
-import { isModulePod } from "./biz";
+import { isModulePod } from "../lib/modules/biz";
 import { mutateModulePod } from "./mutate";
 import { denyMessage, newProblems, validateForeignPod, validateModulePod } from "./validate";
 

@@ -6,7 +6,7 @@ import { equals } from "ramda";
 import type { Config } from "../lib/config";
 import { ANNOTATION_MUTATED, LABEL_MODULE_NAME, LABEL_MODULE_VERSION } from "../lib/contract";
 import { vnodeRequirements, withRequiredNodeAffinity, withSpreadAntiAffinity } from "./affinity";
-import { bizVersion } from "./biz";
+import { bizVersion } from "../lib/modules/biz";
 import { withFailoverTolerations, withVNodeTolerations } from "./tolerations";
 
 export interface Mutation {

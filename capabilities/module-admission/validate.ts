@@ -9,7 +9,7 @@ import {
   TAINT_VIRTUAL_NODE,
   VNODE_PREFIX,
 } from "../lib/contract";
-import { bizKey, bizVersionEnv, isModulePod } from "./biz";
+import { bizKey, bizVersionEnv, isModulePod } from "../lib/modules/biz";
 import { jarUrlProblem } from "./jar-url";
 
 /** Longest BIZ_VERSION accepted; longer ones are almost surely pasted by mistake. */

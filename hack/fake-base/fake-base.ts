@@ -201,6 +201,14 @@ export class FakeBase {
     });
   }
 
+  /** Changes a biz's state, as a JVM event would (e.g. "deactivated"). */
+  setBizState(bizName: string, bizVersion: string, bizState: string): void {
+    const biz = this.bizzes.get(`${bizName}:${bizVersion}`);
+    if (!biz) throw new Error(`no biz ${bizName}:${bizVersion} on ${this.opts.identity}`);
+    biz.bizState = bizState;
+    biz.changeTime = Date.now();
+  }
+
   count(command: string): number {
     return this.log.filter(e => e.command === command).length;
   }

@@ -127,7 +127,15 @@ describe("VNode lifecycle", () => {
         type: "virtual-kubelet",
         "kubernetes.io/role": "agent",
       });
-      expect(node.spec?.taints).toEqual([
+      // the apiserver adds not-ready:NoSchedule to every new Node; the controller-manager lifts it once Ready
+      const taints = await waitFor(
+        `${node.metadata?.name} without the not-ready taint`,
+        async () => {
+          const t = (await getNode(node.metadata?.name ?? ""))?.spec?.taints ?? [];
+          return t.some(x => x.key === TAINT_NOT_READY) ? undefined : t;
+        },
+      );
+      expect(taints).toEqual([
         { key: "schedule.koupleless.io/virtual-node", value: "True", effect: "NoExecute" },
         { key: "schedule.koupleless.io/node-env", value: "dev", effect: "NoExecute" },
       ]);

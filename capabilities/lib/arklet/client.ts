@@ -65,6 +65,22 @@ export class ArkletClient {
     return this.call<HealthData>(base, "health", {}, timeoutMs);
   }
 
+  queryAllBiz(base: BaseAddress, timeoutMs: number): Promise<ArkletEnvelope<unknown>> {
+    return this.call(base, "queryAllBiz", {}, timeoutMs);
+  }
+
+  installBiz(base: BaseAddress, biz: object, timeoutMs: number): Promise<ArkletEnvelope<unknown>> {
+    return this.call(base, "installBiz", biz, timeoutMs);
+  }
+
+  uninstallBiz(
+    base: BaseAddress,
+    biz: object,
+    timeoutMs: number,
+  ): Promise<ArkletEnvelope<unknown>> {
+    return this.call(base, "uninstallBiz", biz, timeoutMs);
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }

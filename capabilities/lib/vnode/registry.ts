@@ -1,6 +1,7 @@
 // VNode lifecycle at run time: heartbeats create VNodes (any replica, idempotently); for the
 // VNodes this replica owns, a worker renews the Lease, polls /health and keeps the Node status
 // true, marks it NotReady when the base goes silent, and deletes it past the TTL.
+import { errText } from "../errors";
 import { K8s, kind } from "kubernetes-fluent-client";
 import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
@@ -8,6 +9,9 @@ import { COMPONENT_VNODE, LABEL_COMPONENT, LABEL_ENV, vnodeName } from "../contr
 import { Lease, microTime } from "../kinds";
 import { ArkletClient, ArkletUnreachable, HealthData } from "../arklet/client";
 import { BaseStatus } from "../tunnel/heartbeat";
+import { ModuleWorker } from "../modules/worker";
+import { podKey } from "../modules/biz";
+import type { V1Pod } from "@kubernetes/client-node";
 import {
   baseFromVNode,
   buildVNode,
@@ -35,6 +39,7 @@ export interface Logger {
 
 interface Tracked {
   name: string;
+  modules?: ModuleWorker;
   base: BaseStatus;
   /** Last time the base spoke to us: a heartbeat here or an answer to /health. */
   lastSeen: number;
@@ -49,6 +54,8 @@ const isNotFound = (err: unknown) => (err as { status?: number }).status === 404
 
 export class VNodeRegistry {
   private nodes = new Map<string, Tracked>();
+  /** Every module pod bound to a VNode, by node name, so a worker starts with what is there. */
+  private podsByNode = new Map<string, Map<string, V1Pod>>();
   private readonly arklet: ArkletClient;
 
   constructor(
@@ -74,8 +81,22 @@ export class VNodeRegistry {
     }
   }
 
+  /** A module pod changed; its VNode's worker (if this replica owns it) takes it from here. */
+  onModulePod(pod: V1Pod, deleted: boolean): void {
+    const node = pod.spec?.nodeName;
+    if (!node) return;
+    const pods = this.podsByNode.get(node) ?? new Map<string, V1Pod>();
+    this.podsByNode.set(node, pods);
+    if (deleted) pods.delete(podKey(pod));
+    else pods.set(podKey(pod), pod);
+    this.nodes.get(node)?.modules?.onPod(pod, deleted);
+  }
+
   stop(): void {
-    for (const t of this.nodes.values()) t.timers.forEach(clearInterval);
+    for (const t of this.nodes.values()) {
+      t.timers.forEach(clearInterval);
+      t.modules?.stop();
+    }
     this.nodes.clear();
     void this.arklet.close();
   }
@@ -94,13 +115,13 @@ export class VNodeRegistry {
       JSON.stringify(vnodeLabels(known.base, this.cfg.env)) !==
         JSON.stringify(vnodeLabels(base, this.cfg.env)) ||
       known.base.localIP !== base.localIP;
-    const t = this.track(name, base);
-    t.lastSeen = Date.now();
     if (changed) {
+      // Node and Lease first: the worker that track() starts writes to both at once
       await this.ensureNode(base);
       await this.ensureLease(name);
-      if (this.ownership.owns(name)) await this.pollHealth(t);
     }
+    const t = this.track(name, base);
+    t.lastSeen = Date.now();
   }
 
   names(): string[] {
@@ -125,7 +146,7 @@ export class VNodeRegistry {
     const every = (ms: number, fn: () => Promise<void>) => {
       const tick = (): void => {
         fn().catch(err =>
-          this.log.error({ vnode: t.name, err: String(err) }, "VNode worker step failed"),
+          this.log.error({ vnode: t.name, err: errText(err) }, "VNode worker step failed"),
         );
       };
       t.timers.push(setInterval(tick, ms));
@@ -134,6 +155,16 @@ export class VNodeRegistry {
     every(this.cfg.leaseRenewSeconds * 1000, () => this.renewLease(t.name));
     every(this.cfg.healthPollSeconds * 1000, () => this.pollHealth(t));
     every(LIVENESS_CHECK_MS, () => this.checkLiveness(t));
+    const address = () => ({ ip: t.base.localIP, port: t.base.port });
+    t.modules = new ModuleWorker({
+      vnode: t.name,
+      base: address,
+      arklet: this.arklet,
+      cfg: this.cfg,
+      log: this.log,
+    });
+    for (const pod of this.podsByNode.get(t.name)?.values() ?? []) t.modules.onPod(pod, false);
+    t.modules.start();
   }
 
   private async checkLiveness(t: Tracked): Promise<void> {
@@ -219,6 +250,15 @@ export class VNodeRegistry {
   }
 
   private async renewLease(name: string): Promise<void> {
+    try {
+      await this.patchLease(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.ensureLease(name); // deleted behind our back, or not created yet
+    }
+  }
+
+  private async patchLease(name: string): Promise<void> {
     await K8s(Lease, { namespace: LEASE_NAMESPACE, name }).Patch([
       { op: "add", path: "/spec/renewTime", value: microTime() },
       { op: "add", path: "/spec/holderIdentity", value: this.cfg.replicaId },
@@ -251,6 +291,7 @@ export class VNodeRegistry {
   async remove(name: string): Promise<void> {
     const t = this.nodes.get(name);
     t?.timers.forEach(clearInterval);
+    t?.modules?.stop();
     this.nodes.delete(name);
     await K8s(kind.Node).Delete(name);
     await K8s(Lease).InNamespace(LEASE_NAMESPACE).Delete(name);

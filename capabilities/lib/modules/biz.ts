@@ -1,7 +1,7 @@
 // Pod ↔ biz as Koupleless sees it (contract §3.1): one container is one biz, named by the
 // container, versioned by its BIZ_VERSION env var, fetched from the URL in its image.
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
-import { COMPONENT_MODULE, ENV_BIZ_VERSION, LABEL_COMPONENT } from "../lib/contract";
+import { COMPONENT_MODULE, ENV_BIZ_VERSION, LABEL_COMPONENT } from "../contract";
 
 /** True when the pod carries the module label, i.e. it is a Koupleless module. */
 export function isModulePod(pod: V1Pod): boolean {
@@ -23,3 +23,22 @@ export function bizVersion(c: V1Container): string | undefined {
 export function bizKey(c: V1Container): string {
   return `${c.name}:${bizVersion(c) ?? ""}`;
 }
+
+/** What Arklet needs to install one biz. */
+export interface BizSpec {
+  bizName: string;
+  bizVersion: string;
+  bizUrl: string;
+}
+
+export const specKey = (b: { bizName: string; bizVersion: string }) =>
+  `${b.bizName}:${b.bizVersion}`;
+
+/** The bizzes a module pod asks for: containers whose image is a jar (as upstream counts them). */
+export function bizzesOf(pod: V1Pod): BizSpec[] {
+  return (pod.spec?.containers ?? [])
+    .filter(c => (c.image ?? "").includes(".jar"))
+    .map(c => ({ bizName: c.name, bizVersion: bizVersion(c) ?? "", bizUrl: c.image ?? "" }));
+}
+
+export const podKey = (pod: V1Pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`;

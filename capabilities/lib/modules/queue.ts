@@ -1,0 +1,89 @@
+// Small scheduling primitives for biz operations: strict order per name:version, a bound on
+// concurrent operations per base, and bounded exponential backoff with jitter.
+
+/** Runs tasks with the same key one after another, in call order. */
+export class KeyedSerial {
+  private tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(task);
+    this.tails.set(key, next);
+    void next
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.tails.get(key) === next) this.tails.delete(key);
+      });
+    return next;
+  }
+}
+
+/** At most `limit` tasks at once; the rest wait in FIFO order. */
+export class Semaphore {
+  private active = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(private limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>(res => this.waiters.push(res));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiters.shift()?.();
+    }
+  }
+
+  get inUse(): number {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiters.length;
+  }
+}
+
+export interface BackoffPolicy {
+  /** First delay after a transient failure (the base did not answer). */
+  transientMs: number;
+  /** First delay after a terminal failure (the base answered: the biz cannot start). */
+  terminalMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  transientMs: 1000,
+  terminalMs: 5000,
+  maxMs: 5 * 60_000,
+};
+
+/** Per-key exponential backoff: doubles per failure up to a cap, with ±20 % jitter. */
+export class Backoff {
+  private state = new Map<string, { failures: number; until: number }>();
+
+  constructor(
+    private policy: BackoffPolicy = DEFAULT_BACKOFF,
+    private random: () => number = Math.random,
+  ) {}
+
+  /** Records a failure and returns the delay before the next attempt. */
+  fail(key: string, now: number, terminal: boolean): number {
+    const failures = (this.state.get(key)?.failures ?? 0) + 1;
+    const first = terminal ? this.policy.terminalMs : this.policy.transientMs;
+    const raw = Math.min(this.policy.maxMs, first * 2 ** (failures - 1));
+    const delay = Math.round(raw * (0.8 + 0.4 * this.random()));
+    this.state.set(key, { failures, until: now + delay });
+    return delay;
+  }
+
+  /** How long to wait before the next attempt (0 = go). */
+  waitMs(key: string, now: number): number {
+    return Math.max(0, (this.state.get(key)?.until ?? 0) - now);
+  }
+
+  reset(key: string): void {
+    this.state.delete(key);
+  }
+}

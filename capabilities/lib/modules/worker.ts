@@ -1,0 +1,304 @@
+// One per owned VNode: makes the base run exactly the bizzes its live module pods want, and
+// makes those pods tell the truth about it. Level-triggered: every pass works from full state
+// (pods bound here, the base's biz list, our own install outcomes), so events, timers and a
+// restart all run the same code, and a crash loses nothing that the next pass does not redo.
+import { errText } from "../errors";
+import type { V1Pod } from "@kubernetes/client-node";
+import { Config } from "../config";
+import { ArkletClient, ArkletUnreachable, BaseAddress } from "../arklet/client";
+import { bizViews, installOutcome, uninstallOutcome } from "../arklet/outcome";
+import { BizSpec, bizzesOf, podKey, specKey } from "./biz";
+import { finalDelete, podEvent, writePodStatus } from "./kube";
+import { BizView, InstallFailure, podStatusFingerprint, podStatusFor } from "./status";
+import type { Logger } from "../vnode/registry";
+import { Backoff, KeyedSerial, Semaphore } from "./queue";
+
+const INSTALLED_STATES = new Set(["ACTIVATED", "RESOLVED", "DEACTIVATED", "BROKEN", "STOPPED"]);
+
+export interface WorkerDeps {
+  vnode: string;
+  /** The base's current address (it may change with a heartbeat). */
+  base: () => BaseAddress;
+  arklet: ArkletClient;
+  cfg: Config;
+  log: Logger;
+}
+
+export class ModuleWorker {
+  private pods = new Map<string, V1Pod>();
+  private bizzes = new Map<string, BizView>();
+  private failures = new Map<string, InstallFailure>();
+  private written = new Map<string, string>();
+  private orphanSince = new Map<string, number>();
+  private busy = new Set<string>();
+  private backoff = new Backoff();
+  private serial = new KeyedSerial();
+  private limit: Semaphore;
+  private pending?: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout;
+  private knownBizList = false;
+  private stopped = false;
+
+  readonly vnode: string;
+  private base: () => BaseAddress;
+  private arklet: ArkletClient;
+  private cfg: Config;
+  private log: Logger;
+
+  constructor(deps: WorkerDeps) {
+    ({
+      vnode: this.vnode,
+      base: this.base,
+      arklet: this.arklet,
+      cfg: this.cfg,
+      log: this.log,
+    } = deps);
+    this.limit = new Semaphore(deps.cfg.maxParallelOps);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), this.cfg.bizPollSeconds * 1000);
+    void this.poll();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.pending);
+  }
+
+  /** A module pod bound to this VNode changed (or is gone, when deleted is true). */
+  onPod(pod: V1Pod, deleted: boolean): void {
+    const key = podKey(pod);
+    if (deleted) {
+      this.pods.delete(key);
+      this.written.delete(key);
+    } else {
+      this.pods.set(key, pod);
+    }
+    this.kick(0);
+  }
+
+  /** Reads the base's biz list, then reconciles. */
+  async poll(): Promise<void> {
+    try {
+      const env = await this.arklet.queryAllBiz(this.base(), this.cfg.arkletTimeoutMs);
+      if (env.code === "SUCCESS") {
+        this.bizzes = bizViews(env.data);
+        this.knownBizList = true;
+      }
+    } catch (err) {
+      if (!(err instanceof ArkletUnreachable)) throw err;
+    }
+    this.kick(0);
+  }
+
+  /** Coalesces bursts of events into one reconcile pass. */
+  private kick(delayMs: number): void {
+    if (this.stopped || this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.reconcile().catch(err =>
+        this.log.error({ vnode: this.vnode, err: errText(err) }, "module reconcile failed"),
+      );
+    }, delayMs);
+  }
+
+  private live(): V1Pod[] {
+    return [...this.pods.values()].filter(p => !p.metadata?.deletionTimestamp);
+  }
+
+  private wanted(): Map<string, BizSpec> {
+    const out = new Map<string, BizSpec>();
+    for (const pod of this.live()) for (const b of bizzesOf(pod)) out.set(specKey(b), b);
+    return out;
+  }
+
+  private async reconcile(): Promise<void> {
+    const wanted = this.wanted();
+    for (const [key, spec] of wanted) this.ensureInstalled(key, spec);
+    for (const pod of this.pods.values()) {
+      if (pod.metadata?.deletionTimestamp) this.startDeletion(pod, wanted);
+    }
+    this.collectOrphans(wanted);
+    await Promise.all(this.live().map(pod => this.syncStatus(pod)));
+  }
+
+  // ---------- install ----------
+
+  private ensureInstalled(key: string, spec: BizSpec): void {
+    if (!this.knownBizList || this.busy.has(key) || this.bizzes.has(key)) return;
+    const wait = this.backoff.waitMs(key, Date.now());
+    if (wait > 0) return this.kick(wait);
+    this.busy.add(key);
+    void this.serial
+      .run(key, () => this.limit.run(() => this.install(key, spec)))
+      .finally(() => {
+        this.busy.delete(key);
+        this.kick(0);
+      });
+  }
+
+  private async install(key: string, spec: BizSpec): Promise<void> {
+    const pods = this.live().filter(p => bizzesOf(p).some(b => specKey(b) === key));
+    if (pods.length === 0) return;
+    await Promise.all(
+      pods.map(p =>
+        podEvent(
+          p,
+          "Normal",
+          "Installing",
+          `installing ${key} from ${spec.bizUrl} on ${this.vnode}`,
+        ),
+      ),
+    );
+    try {
+      const env = await this.arklet.installBiz(this.base(), spec, this.cfg.installTimeoutMs);
+      const out = installOutcome(env);
+      if (out.ok) return this.installed(key, pods);
+      this.failed(key, pods, { reason: out.reason, message: out.message }, true);
+    } catch (err) {
+      if (!(err instanceof ArkletUnreachable)) throw err;
+      this.failed(key, pods, { reason: "BaseUnreachable", message: err.message }, false);
+    }
+  }
+
+  private installed(key: string, pods: V1Pod[]): void {
+    this.bizzes.set(key, { state: "ACTIVATED", changeTime: Date.now(), reason: "Started" });
+    this.failures.delete(key);
+    this.backoff.reset(key);
+    this.log.info({ vnode: this.vnode, biz: key }, "biz installed");
+    for (const p of pods)
+      void podEvent(p, "Normal", "Installed", `${key} is running on ${this.vnode}`);
+  }
+
+  private failed(key: string, pods: V1Pod[], f: InstallFailure, terminal: boolean): void {
+    this.failures.set(key, f);
+    const wait = this.backoff.fail(key, Date.now(), terminal);
+    this.log.warn(
+      { vnode: this.vnode, biz: key, reason: f.reason, retryInMs: wait },
+      "biz install failed",
+    );
+    for (const p of pods)
+      void podEvent(
+        p,
+        "Warning",
+        "InstallFailed",
+        `${key}: ${f.reason}: ${f.message} (retry in ${Math.round(wait / 1000)}s)`,
+      );
+  }
+
+  // ---------- uninstall and deletion ----------
+
+  private startDeletion(pod: V1Pod, wanted: Map<string, BizSpec>): void {
+    const key = `delete:${podKey(pod)}`;
+    if (this.busy.has(key)) return;
+    this.busy.add(key);
+    void this.finishDeletion(pod, wanted)
+      .catch(err => {
+        this.log.warn(
+          { vnode: this.vnode, pod: podKey(pod), err: errText(err) },
+          "pod deletion not finished; retrying",
+        );
+        this.kick(2000);
+      })
+      .finally(() => this.busy.delete(key));
+  }
+
+  /** Uninstalls what no other live pod here wants, then deletes the pod for good. */
+  private async finishDeletion(pod: V1Pod, wanted: Map<string, BizSpec>): Promise<void> {
+    const mine = bizzesOf(pod).filter(b => !wanted.has(specKey(b)));
+    const graceOver = Date.now() >= deletionDeadline(pod);
+    try {
+      for (const b of mine) await this.uninstall(b, pod);
+    } catch (err) {
+      // a dead base must not hold the pod forever: after its grace, let it go; the orphan rule cleans up later
+      if (!(err instanceof ArkletUnreachable) || !graceOver) throw err;
+    }
+    await finalDelete(pod);
+  }
+
+  private uninstall(b: BizSpec, pod?: V1Pod): Promise<void> {
+    const key = specKey(b);
+    return this.serial.run(key, () =>
+      this.limit.run(async () => {
+        if (pod)
+          await podEvent(pod, "Normal", "Uninstalling", `uninstalling ${key} from ${this.vnode}`);
+        const out = uninstallOutcome(
+          await this.arklet.uninstallBiz(this.base(), b, this.cfg.installTimeoutMs),
+        );
+        if (!out.ok) throw new Error(`uninstall ${key}: ${out.reason}: ${out.message}`);
+        this.bizzes.delete(key);
+        this.log.info({ vnode: this.vnode, biz: key }, "biz uninstalled");
+        if (pod)
+          await podEvent(pod, "Normal", "Uninstalled", `${key} was uninstalled from ${this.vnode}`);
+      }),
+    );
+  }
+
+  /** A biz no live pod wants: uninstalled after the grace period, if the rule is on. */
+  private collectOrphans(wanted: Map<string, BizSpec>): void {
+    const now = Date.now();
+    const terminating = new Set([...this.pods.values()].flatMap(p => bizzesOf(p).map(specKey)));
+    for (const [key, view] of this.bizzes) {
+      if (
+        wanted.has(key) ||
+        terminating.has(key) ||
+        !INSTALLED_STATES.has(view.state.toUpperCase())
+      ) {
+        this.orphanSince.delete(key);
+        continue;
+      }
+      this.handleOrphan(key, now);
+    }
+  }
+
+  private handleOrphan(key: string, now: number): void {
+    if (this.cfg.orphanGraceSeconds === 0 || this.busy.has(key)) return;
+    const since = this.orphanSince.get(key) ?? now;
+    this.orphanSince.set(key, since);
+    const due = since + this.cfg.orphanGraceSeconds * 1000 - now;
+    if (due > 0) return this.kick(due);
+    const [bizName, bizVersion] = key.split(":");
+    this.busy.add(key);
+    this.log.info({ vnode: this.vnode, biz: key }, "no pod wants this biz: uninstalling it");
+    void this.uninstall({ bizName, bizVersion, bizUrl: "" })
+      .catch(err =>
+        this.log.warn(
+          { vnode: this.vnode, biz: key, err: errText(err) },
+          "orphan uninstall failed",
+        ),
+      )
+      .finally(() => {
+        this.busy.delete(key);
+        this.orphanSince.delete(key);
+      });
+  }
+
+  // ---------- status ----------
+
+  private async syncStatus(pod: V1Pod): Promise<void> {
+    if (!this.knownBizList && this.failures.size === 0) return;
+    const status = podStatusFor(pod, {
+      bizzes: this.bizzes,
+      failures: this.failures,
+      baseIP: this.base().ip,
+      now: new Date(),
+    });
+    const key = podKey(pod);
+    const fp = podStatusFingerprint(status);
+    if (fp === (this.written.get(key) ?? podStatusFingerprint(pod.status))) return;
+    this.written.set(key, fp);
+    try {
+      await writePodStatus(pod, status);
+    } catch (err) {
+      this.written.delete(key);
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
+  }
+}
+
+function deletionDeadline(pod: V1Pod): number {
+  const ts = pod.metadata?.deletionTimestamp;
+  return ts ? new Date(ts).getTime() : 0;
+}

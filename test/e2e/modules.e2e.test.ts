@@ -1,0 +1,335 @@
+// Module pods become bizzes on bases: real scheduler, real Deployments, fake Arklet bases,
+// and `npm run dev` driving installs, uninstalls and pod status.
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { K8s, kind } from "kubernetes-fluent-client";
+import { Lease } from "../../capabilities/lib/kinds";
+import { NODE_LEASE_NAMESPACE, TAINT_NOT_READY } from "../../capabilities/lib/contract";
+import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
+import { createNamespace, kubectl, sleep, waitFor } from "./kube";
+import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
+
+const CONTROLLER = "http://127.0.0.1:7777";
+const DEV_ENV = {
+  KOUPLELESS_REPLICA_ID: "e2e-modules",
+  KOUPLELESS_HEALTH_POLL_SECONDS: "2",
+  KOUPLELESS_BIZ_POLL_SECONDS: "2",
+  KOUPLELESS_ORPHAN_GRACE_SECONDS: "6",
+  KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS: "500",
+  KOUPLELESS_LEASE_RENEW_SECONDS: "5",
+};
+const nodeName = (b: FakeBase) => `vnode.${b.opts.identity}.dev`;
+const jar = (name: string, v: string) => `file:///opt/biz/${name}-${v}-ark-biz.jar`;
+
+function modulePod(ns: string, biz: string, version: string, node?: string): kind.Pod {
+  const name = biz; // pod named after its one biz
+  return {
+    metadata: {
+      name,
+      namespace: ns,
+      labels: { "virtual-kubelet.koupleless.io/component": "module" },
+    },
+    spec: {
+      ...(node ? { nodeSelector: { "kubernetes.io/hostname": node } } : {}),
+      containers: [
+        { name: biz, image: jar(biz, version), env: [{ name: "BIZ_VERSION", value: version }] },
+      ],
+    },
+  };
+}
+
+function moduleDeployment(
+  ns: string,
+  biz: string,
+  version: string,
+  replicas: number,
+): kind.Deployment {
+  const labels = { app: biz, "virtual-kubelet.koupleless.io/component": "module" };
+  return {
+    metadata: { name: biz, namespace: ns },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: biz } },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [
+            { name: biz, image: jar(biz, version), env: [{ name: "BIZ_VERSION", value: version }] },
+          ],
+        },
+      },
+    },
+  };
+}
+
+const getPod = async (ns: string, name: string) => {
+  try {
+    return await K8s(kind.Pod).InNamespace(ns).Get(name);
+  } catch {
+    return undefined;
+  }
+};
+const isReady = (p: kind.Pod | undefined) =>
+  p?.status?.conditions?.some(c => c.type === "Ready" && c.status === "True") ?? false;
+const installedOn = (b: FakeBase, biz: string) => b.installed().filter(x => x.bizName === biz);
+
+describe("module lifecycle", () => {
+  let dev: PeprDev | undefined;
+  let bases: FakeBase[] = [];
+  let ns: string;
+
+  beforeAll(async () => {
+    ns = await createNamespace("e2e-modules");
+    dev = await startPeprDev(DEV_ENV);
+    bases = await startFleet(3, { controller: CONTROLLER, heartbeatMs: 2000 }, 60);
+    for (const b of bases) {
+      await waitFor(`${nodeName(b)} Ready and schedulable`, async () => {
+        const n = await K8s(kind.Node).Get(nodeName(b));
+        const ready = n.status?.conditions?.some(c => c.type === "Ready" && c.status === "True");
+        return ready && !(n.spec?.taints ?? []).some(t => t.key === TAINT_NOT_READY);
+      });
+    }
+  });
+
+  afterAll(async () => {
+    await kubectl(["delete", "deployment", "--all", "-n", ns, "--wait=false"]);
+    await Promise.all(bases.map(b => b.stop(true)));
+    await stopPeprDev(dev);
+    for (const b of bases) {
+      await K8s(kind.Node).Delete(nodeName(b));
+      await K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).Delete(nodeName(b));
+    }
+    await kubectl(["delete", "pods", "--all", "-n", ns, "--grace-period=0", "--force"]);
+    await kubectl(["delete", "namespace", ns, "--wait=false"]);
+  });
+
+  it("upstream checklist: install once, Pending→Running/Ready, DEACTIVATED → NotReady, delete → uninstalled and gone", async () => {
+    const b = bases[0];
+    await K8s(kind.Pod).Create(modulePod(ns, "checklist", "0.0.1", b.opts.hostName));
+    const pod = await waitFor("checklist Ready", async () => {
+      const p = await getPod(ns, "checklist");
+      return isReady(p) ? p : undefined;
+    });
+    expect(pod.spec?.nodeName).toBe(nodeName(b));
+    expect(pod.status).toMatchObject({ phase: "Running", podIP: b.opts.host, hostIP: b.opts.host });
+    expect(pod.status?.containerStatuses?.[0]).toMatchObject({
+      name: "checklist",
+      ready: true,
+      state: { running: {} },
+    });
+    expect(b.log.filter(e => e.command === "installBiz").length).toBe(1);
+
+    b.setBizState("checklist", "0.0.1", "deactivated");
+    const notReady = await waitFor("checklist Running but not Ready", async () => {
+      const p = await getPod(ns, "checklist");
+      return p?.status?.phase === "Running" && !isReady(p) ? p : undefined;
+    });
+    expect(notReady.status?.containerStatuses?.[0].state?.waiting?.reason).toBe("BizDeactivated");
+
+    await K8s(kind.Pod).InNamespace(ns).Delete("checklist");
+    await waitFor("checklist gone", async () => !(await getPod(ns, "checklist")), 60_000);
+    expect(installedOn(b, "checklist")).toEqual([]);
+    const events = await K8s(kind.CoreEvent).InNamespace(ns).Get();
+    const reasons = events.items
+      .filter(e => e.involvedObject?.name === "checklist")
+      .map(e => e.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(["Installing", "Installed", "Uninstalling", "Uninstalled"]),
+    );
+  });
+
+  it("a Deployment of 3 over 3 bases: one biz on each; scale to 1 uninstalls two; delete leaves none", async () => {
+    await K8s(kind.Deployment).Apply(moduleDeployment(ns, "spread", "1.0.0", 3));
+    await waitFor(
+      "3 spread pods Ready",
+      async () => {
+        const pods = (await K8s(kind.Pod).InNamespace(ns).WithLabel("app", "spread").Get()).items;
+        return pods.length === 3 && pods.every(isReady);
+      },
+      90_000,
+    );
+    expect(bases.map(b => installedOn(b, "spread").length)).toEqual([1, 1, 1]);
+
+    await K8s(kind.Deployment).Apply(moduleDeployment(ns, "spread", "1.0.0", 1));
+    await waitFor(
+      "2 of 3 uninstalled",
+      async () => bases.filter(b => installedOn(b, "spread").length > 0).length === 1,
+      90_000,
+    );
+
+    await K8s(kind.Deployment).InNamespace(ns).Delete("spread");
+    await waitFor(
+      "none left",
+      async () => bases.every(b => installedOn(b, "spread").length === 0),
+      90_000,
+    );
+  });
+
+  it("a failing biz: the pod shows the reason, an InstallFailed Event exists, retries slow down", async () => {
+    const b = bases[1];
+    b.opts.failingBizzes.push("broken");
+    await K8s(kind.Pod).Create(modulePod(ns, "broken", "0.0.1", b.opts.hostName));
+    const pod = await waitFor("broken shows its failure", async () => {
+      const p = await getPod(ns, "broken");
+      return p?.status?.containerStatuses?.[0]?.state?.waiting?.reason ===
+        "CMD_PROCESS_INTERNAL_ERROR"
+        ? p
+        : undefined;
+    });
+    expect(pod.status?.containerStatuses?.[0].state?.waiting?.message).toMatch(/simulated failure/);
+    expect(isReady(pod)).toBe(false);
+    await sleep(25_000);
+    const times = b.log
+      .filter(
+        e => e.command === "installBiz" && (e.body as { bizName?: string }).bizName === "broken",
+      )
+      .map(e => e.at);
+    expect(times.length).toBeGreaterThanOrEqual(3);
+    expect(times.length).toBeLessThan(10); // not a hot loop
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    expect(gaps[gaps.length - 1]).toBeGreaterThan(gaps[0]);
+    const events = await K8s(kind.CoreEvent).InNamespace(ns).Get();
+    expect(
+      events.items.some(e => e.involvedObject?.name === "broken" && e.reason === "InstallFailed"),
+    ).toBe(true);
+    await kubectl(["delete", "pod", "broken", "-n", ns, "--wait=false"]);
+  });
+
+  it("a base restarted empty gets its modules reinstalled and Ready again", async () => {
+    const b = bases[2];
+    await K8s(kind.Pod).Create(modulePod(ns, "survivor", "0.0.1", b.opts.hostName));
+    await waitFor("survivor Ready", async () => isReady(await getPod(ns, "survivor")));
+    await b.restartEmpty();
+    expect(installedOn(b, "survivor")).toEqual([]);
+    await waitFor(
+      "survivor reinstalled",
+      async () => installedOn(b, "survivor").length === 1,
+      60_000,
+    );
+    await waitFor("survivor Ready again", async () => isReady(await getPod(ns, "survivor")));
+  });
+
+  it("a biz installed behind the controller's back is uninstalled after the grace period", async () => {
+    const b = bases[0];
+    b.plant("stowaway", "9.9.9");
+    await sleep(3000);
+    expect(installedOn(b, "stowaway").length).toBe(1); // still inside the grace period
+    await waitFor(
+      "stowaway uninstalled",
+      async () => installedOn(b, "stowaway").length === 0,
+      60_000,
+    );
+  });
+
+  it("the same name:version replaced on the same base stays installed (no double uninstall)", async () => {
+    const b = bases[1];
+    await K8s(kind.Pod).Create(modulePod(ns, "keeper", "1.0.0", b.opts.hostName));
+    await waitFor("keeper Ready", async () => isReady(await getPod(ns, "keeper")));
+    const twin = {
+      ...modulePod(ns, "keeper", "1.0.0", b.opts.hostName),
+      metadata: { ...modulePod(ns, "keeper", "1.0.0").metadata, name: "keeper-twin" },
+    };
+    await K8s(kind.Pod).Create(twin);
+    await waitFor("keeper-twin Ready", async () => isReady(await getPod(ns, "keeper-twin")));
+    await K8s(kind.Pod).InNamespace(ns).Delete("keeper");
+    await waitFor("keeper gone", async () => !(await getPod(ns, "keeper")), 60_000);
+    await sleep(3000);
+    expect(installedOn(b, "keeper").length).toBe(1);
+    expect(
+      b.log.filter(
+        e => e.command === "uninstallBiz" && (e.body as { bizName?: string }).bizName === "keeper",
+      ),
+    ).toEqual([]);
+    expect(isReady(await getPod(ns, "keeper-twin"))).toBe(true);
+    await kubectl(["delete", "pod", "keeper-twin", "-n", ns, "--wait=false"]);
+  });
+
+  it("a rolling update v1 → v2 leaves every base with only v2, never long without either", async () => {
+    const dep = (v: string) => {
+      const d = moduleDeployment(ns, "roller", v, 3);
+      d.spec!.strategy = {
+        type: "RollingUpdate",
+        rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
+      };
+      return d;
+    };
+    await K8s(kind.Deployment).Apply(dep("1.0.0"));
+    await waitFor(
+      "v1 on every base",
+      async () => bases.every(b => installedOn(b, "roller").length === 1),
+      90_000,
+    );
+    const gaps = bases.map(() => ({ since: 0, worst: 0 }));
+    const sampler = setInterval(() => {
+      bases.forEach((b, i) => {
+        const none = installedOn(b, "roller").length === 0;
+        const g = gaps[i];
+        if (none && !g.since) g.since = Date.now();
+        if (!none && g.since) {
+          g.worst = Math.max(g.worst, Date.now() - g.since);
+          g.since = 0;
+        }
+      });
+    }, 100);
+    try {
+      await K8s(kind.Deployment).Apply(dep("2.0.0"));
+      await waitFor(
+        "only v2 on every base",
+        async () =>
+          bases.every(
+            b =>
+              installedOn(b, "roller")
+                .map(x => x.bizVersion)
+                .join() === "2.0.0",
+          ),
+        120_000,
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    process.stderr.write(
+      `[modules] rolling update: longest time a base ran neither version: ${Math.max(...gaps.map(g => g.worst))} ms\n`,
+    );
+    // one uninstall plus one install on a base with instant installs: seconds at most, never a hang
+    expect(Math.max(...gaps.map(g => g.worst))).toBeLessThan(30_000);
+    await K8s(kind.Deployment).InNamespace(ns).Delete("roller");
+  });
+
+  it("kill -9 with 50 installs in flight: after a restart all 50 are Ready, each installed once", async () => {
+    for (const b of bases) b.opts.installMs = 1500;
+    const names = Array.from({ length: 50 }, (_, i) => `bulk${i}`);
+    await Promise.all(
+      names.map((n, i) =>
+        K8s(kind.Pod).Create(modulePod(ns, n, "1.0.0", bases[i % 3].opts.hostName)),
+      ),
+    );
+    await waitFor(
+      "installs in flight",
+      async () => bases.some(b => installedOn(b, "bulk").length >= 0 && b.count("installBiz") > 0),
+      30_000,
+    );
+    await sleep(2000);
+    await stopPeprDev(dev); // SIGKILL to the whole process group
+    const doneAtKill = bases.reduce(
+      (n, b) => n + b.installed().filter(x => x.bizName.startsWith("bulk")).length,
+      0,
+    );
+    process.stderr.write(`[modules] killed with ${doneAtKill}/50 installed\n`);
+    dev = await startPeprDev(DEV_ENV);
+    await waitFor(
+      "all 50 Ready",
+      async () => (await Promise.all(names.map(n => getPod(ns, n)))).every(isReady),
+      180_000,
+    );
+    const successes = new Map<string, number>();
+    for (const b of bases) {
+      for (const e of b.log) {
+        const biz = (e.body as { bizName?: string }).bizName ?? "";
+        if (e.command === "installBiz" && e.code === "SUCCESS" && biz.startsWith("bulk"))
+          successes.set(biz, (successes.get(biz) ?? 0) + 1);
+      }
+    }
+    expect(successes.size).toBe(50);
+    expect([...successes.values()].every(n => n === 1)).toBe(true);
+    for (const b of bases) b.opts.installMs = 0;
+  });
+});
