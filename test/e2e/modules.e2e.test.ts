@@ -294,6 +294,76 @@ describe("module lifecycle", () => {
     await K8s(kind.Deployment).InNamespace(ns).Delete("roller");
   });
 
+  it("a DaemonSet that tolerates every taint lands on VNodes: each pod is told once why it never runs", async () => {
+    const labels = { app: "agent" };
+    await K8s(kind.DaemonSet).Apply({
+      metadata: { name: "agent", namespace: ns },
+      spec: {
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            tolerations: [{ operator: "Exists" }],
+            containers: [{ name: "agent", image: "example.invalid/agent:1" }],
+          },
+        },
+      },
+    });
+    const flagged = async () => {
+      const pods = (await K8s(kind.Pod).InNamespace(ns).WithLabel("app", "agent").Get()).items;
+      const onBases = pods.filter(p => bases.some(b => p.spec?.nodeName === nodeName(b)));
+      const ok =
+        onBases.length === 3 &&
+        onBases.every(p =>
+          p.status?.conditions?.some(
+            c => c.type === "KouplelessModule" && c.reason === "NotAModulePod",
+          ),
+        );
+      return ok ? onBases : undefined;
+    };
+    const pods = await waitFor("3 agent pods flagged", flagged, 60_000);
+    await sleep(10_000); // several more checks: still one Event per pod, no churn
+    const events = (await K8s(kind.CoreEvent).InNamespace(ns).Get()).items.filter(
+      e => e.reason === "NotAModulePod",
+    );
+    for (const p of pods)
+      expect(events.filter(e => e.involvedObject?.name === p.metadata?.name).length).toBe(1);
+    expect(events[0].message).toMatch(/type NotIn \[virtual-kubelet\]/);
+    await K8s(kind.DaemonSet).InNamespace(ns).Delete("agent");
+
+    // the README's advice: the same DaemonSet with a node affinity on type NotIn [virtual-kubelet]
+    await K8s(kind.DaemonSet).Apply({
+      metadata: { name: "polite", namespace: ns },
+      spec: {
+        selector: { matchLabels: { app: "polite" } },
+        template: {
+          metadata: { labels: { app: "polite" } },
+          spec: {
+            tolerations: [{ operator: "Exists" }],
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [
+                    {
+                      matchExpressions: [
+                        { key: "type", operator: "NotIn", values: ["virtual-kubelet"] },
+                      ],
+                    },
+                  ],
+                },
+              },
+            },
+            containers: [{ name: "agent", image: "example.invalid/agent:1" }],
+          },
+        },
+      },
+    });
+    await sleep(5000);
+    const polite = (await K8s(kind.Pod).InNamespace(ns).WithLabel("app", "polite").Get()).items;
+    expect(polite.filter(p => p.spec?.nodeName?.startsWith("vnode."))).toEqual([]);
+    await K8s(kind.DaemonSet).InNamespace(ns).Delete("polite");
+  });
+
   it("kill -9 with 50 installs in flight: after a restart all 50 are Ready, each installed once", async () => {
     for (const b of bases) b.opts.installMs = 1500;
     const names = Array.from({ length: 50 }, (_, i) => `bulk${i}`);
@@ -330,6 +400,12 @@ describe("module lifecycle", () => {
     }
     expect(successes.size).toBe(50);
     expect([...successes.values()].every(n => n === 1)).toBe(true);
+    // the restarted controller measured those installs
+    const metrics = await (await fetch(`${CONTROLLER}/metrics`)).text();
+    expect(metrics).toMatch(/koupleless_module_bound_to_ready_seconds_count [1-9]/);
+    expect(metrics).toMatch(
+      /koupleless_arklet_call_seconds_count\{operation="installBiz",outcome="SUCCESS"\} [1-9]/,
+    );
     for (const b of bases) b.opts.installMs = 0;
   });
 });

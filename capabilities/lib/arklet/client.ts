@@ -2,6 +2,7 @@
 // every processed command with the outcome in the envelope. Transport failures and HTTP
 // errors are thrown as ArkletUnreachable (transient); envelope outcomes are returned as data.
 import { Agent, request } from "undici";
+import { timed } from "../metrics";
 
 export interface BaseAddress {
   ip: string;
@@ -34,7 +35,17 @@ export class ArkletClient {
 
   constructor(private userAgent: string) {}
 
-  async call<T>(
+  /** POST /<command>, timed in koupleless_arklet_call_seconds. */
+  call<T>(
+    base: BaseAddress,
+    command: string,
+    body: object,
+    timeoutMs: number,
+  ): Promise<ArkletEnvelope<T>> {
+    return timed(command, () => this.send<T>(base, command, body, timeoutMs));
+  }
+
+  private async send<T>(
     base: BaseAddress,
     command: string,
     body: object,

@@ -60,3 +60,8 @@ export async function finalDelete(pod: V1Pod): Promise<void> {
     );
   }
 }
+
+/** Pods bound to a Node, module or not (field selector: one small LIST). */
+export async function podsOnNode(node: string): Promise<V1Pod[]> {
+  return (await K8s(kind.Pod).WithField("spec.nodeName", node).Get()).items;
+}

@@ -26,13 +26,15 @@ export class Semaphore {
   constructor(private limit: number) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
+    // a woken waiter inherits the finishing task's slot, so no newcomer can slip in between
     if (this.active >= this.limit) await new Promise<void>(res => this.waiters.push(res));
-    this.active++;
+    else this.active++;
     try {
       return await task();
     } finally {
-      this.active--;
-      this.waiters.shift()?.();
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.active--;
     }
   }
 
@@ -73,7 +75,7 @@ export class Backoff {
     const failures = (this.state.get(key)?.failures ?? 0) + 1;
     const first = terminal ? this.policy.terminalMs : this.policy.transientMs;
     const raw = Math.min(this.policy.maxMs, first * 2 ** (failures - 1));
-    const delay = Math.round(raw * (0.8 + 0.4 * this.random()));
+    const delay = Math.min(this.policy.maxMs, Math.round(raw * (0.8 + 0.4 * this.random())));
     this.state.set(key, { failures, until: now + delay });
     return delay;
   }

@@ -165,8 +165,8 @@ export function podStatusFingerprint(s: V1PodStatus | undefined): string {
     const detail = st.running
       ? `running@${iso(st.running.startedAt)}`
       : st.terminated
-        ? `terminated:${st.terminated.reason}`
-        : `waiting:${st.waiting?.reason}:${st.waiting?.message}`;
+        ? `terminated:${st.terminated.reason ?? ""}`
+        : `waiting:${st.waiting?.reason ?? ""}:${st.waiting?.message ?? ""}`;
     return `${c.name}:${c.ready}:${detail}`;
   });
   return JSON.stringify([s.phase, conds, cs, s.podIP, s.hostIP]);

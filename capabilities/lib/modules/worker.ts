@@ -3,16 +3,20 @@
 // (pods bound here, the base's biz list, our own install outcomes), so events, timers and a
 // restart all run the same code, and a crash loses nothing that the next pass does not redo.
 import { errText } from "../errors";
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
 import { ArkletClient, ArkletUnreachable, BaseAddress } from "../arklet/client";
 import { bizViews, installOutcome, uninstallOutcome } from "../arklet/outcome";
 import { BizSpec, bizzesOf, podKey, specKey } from "./biz";
-import { finalDelete, podEvent, writePodStatus } from "./kube";
+import { finalDelete, podEvent, podsOnNode, writePodStatus } from "./kube";
+import { FOREIGN_REASON, foreignMessage, needsForeignFlag, withForeignCondition } from "./foreign";
 import { BizView, InstallFailure, podStatusFingerprint, podStatusFor } from "./status";
 import type { Logger } from "../vnode/registry";
 import { Backoff, KeyedSerial, Semaphore } from "./queue";
+import { failures as failureCount, queueDepth, readySeconds, retries } from "../metrics";
 
+/** Foreign pods are rare and cost a LIST: look every few biz polls (once a minute by default). */
+const FOREIGN_CHECK_EVERY = 4;
 const INSTALLED_STATES = new Set(["ACTIVATED", "RESOLVED", "DEACTIVATED", "BROKEN", "STOPPED"]);
 
 export interface WorkerDeps {
@@ -38,6 +42,9 @@ export class ModuleWorker {
   private timer?: NodeJS.Timeout;
   private knownBizList = false;
   private stopped = false;
+  private polls = 0;
+  /** When each pod was first seen bound here, until its Ready status is written. */
+  private boundAt = new Map<string, number>();
 
   readonly vnode: string;
   private base: () => BaseAddress;
@@ -73,14 +80,33 @@ export class ModuleWorker {
     if (deleted) {
       this.pods.delete(key);
       this.written.delete(key);
+      this.boundAt.delete(key);
     } else {
       this.pods.set(key, pod);
+      if (!this.boundAt.has(key) && !isReadyStatus(pod.status)) this.boundAt.set(key, Date.now());
     }
     this.kick(0);
   }
 
+  /** Flags non-module pods bound here, once each (a LIST by field selector, every few polls). */
+  private async checkForeignPods(): Promise<void> {
+    for (const pod of (await podsOnNode(this.vnode)).filter(needsForeignFlag)) {
+      await writePodStatus(pod, { conditions: withForeignCondition(pod, this.vnode, new Date()) });
+      await podEvent(pod, "Warning", FOREIGN_REASON, foreignMessage(this.vnode));
+      this.log.warn(
+        { vnode: this.vnode, pod: podKey(pod) },
+        "a pod without the module label is bound to this VNode",
+      );
+    }
+  }
+
   /** Reads the base's biz list, then reconciles. */
   async poll(): Promise<void> {
+    if (this.polls++ % FOREIGN_CHECK_EVERY === 0) {
+      await this.checkForeignPods().catch(err =>
+        this.log.warn({ vnode: this.vnode, err: errText(err) }, "could not check for foreign pods"),
+      );
+    }
     try {
       const env = await this.arklet.queryAllBiz(this.base(), this.cfg.arkletTimeoutMs);
       if (env.code === "SUCCESS") {
@@ -121,6 +147,7 @@ export class ModuleWorker {
       if (pod.metadata?.deletionTimestamp) this.startDeletion(pod, wanted);
     }
     this.collectOrphans(wanted);
+    queueDepth.set({ vnode: this.vnode }, this.limit.inUse + this.limit.queued);
     await Promise.all(this.live().map(pod => this.syncStatus(pod)));
   }
 
@@ -175,6 +202,8 @@ export class ModuleWorker {
   private failed(key: string, pods: V1Pod[], f: InstallFailure, terminal: boolean): void {
     this.failures.set(key, f);
     const wait = this.backoff.fail(key, Date.now(), terminal);
+    failureCount.inc({ operation: "installBiz", reason: f.reason });
+    retries.inc();
     this.log.warn(
       { vnode: this.vnode, biz: key, reason: f.reason, retryInMs: wait },
       "biz install failed",
@@ -277,6 +306,13 @@ export class ModuleWorker {
 
   // ---------- status ----------
 
+  private observeReady(key: string, status: V1PodStatus): void {
+    const since = this.boundAt.get(key);
+    if (since === undefined || !isReadyStatus(status)) return;
+    readySeconds.observe((Date.now() - since) / 1000);
+    this.boundAt.delete(key);
+  }
+
   private async syncStatus(pod: V1Pod): Promise<void> {
     if (!this.knownBizList && this.failures.size === 0) return;
     const status = podStatusFor(pod, {
@@ -291,11 +327,16 @@ export class ModuleWorker {
     this.written.set(key, fp);
     try {
       await writePodStatus(pod, status);
+      this.observeReady(key, status);
     } catch (err) {
       this.written.delete(key);
       if ((err as { status?: number }).status !== 404) throw err;
     }
   }
+}
+
+function isReadyStatus(s: V1PodStatus | undefined): boolean {
+  return (s?.conditions ?? []).some(c => c.type === "Ready" && c.status === "True");
 }
 
 function deletionDeadline(pod: V1Pod): number {

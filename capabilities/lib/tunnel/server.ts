@@ -3,6 +3,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { BaseStatus, MAX_HEARTBEAT_BYTES, parseHeartbeat } from "./heartbeat";
+import { registry } from "../metrics";
 
 export interface TunnelOptions {
   port: number;
@@ -65,6 +66,10 @@ function readLimited(req: IncomingMessage): Promise<string> {
   });
 }
 
+async function metricsAnswer(res: ServerResponse): Promise<void> {
+  res.writeHead(200, { "content-type": registry.contentType }).end(await registry.metrics());
+}
+
 function checkRequest(req: IncomingMessage, opts: TunnelOptions): void {
   const path = (req.url ?? "").split("?")[0];
   if (path !== "/heartbeat")
@@ -117,6 +122,7 @@ function reply(res: ServerResponse, status: number, body: string): void {
 export async function startTunnel(opts: TunnelOptions): Promise<Server> {
   const limiter = new RateLimiter(opts.minIntervalMs);
   const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/metrics") return void metricsAnswer(res);
     handle(req, opts, limiter)
       .then(([status, body]) => reply(res, status, body))
       .catch((err: unknown) => {

@@ -1,0 +1,56 @@
+// Lifecycle metrics (prom-client). Pepr's own collector has no histograms and keeps its
+// registry private, so ours is served beside the heartbeat endpoint: GET :7777/metrics.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export const registry = new Registry();
+
+export const readySeconds = new Histogram({
+  name: "koupleless_module_bound_to_ready_seconds",
+  help: "Time from a module pod being seen bound to its VNode to its Ready status being written",
+  buckets: [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300],
+  registers: [registry],
+});
+
+export const arkletSeconds = new Histogram({
+  name: "koupleless_arklet_call_seconds",
+  help: "Arklet HTTP calls by operation and outcome",
+  labelNames: ["operation", "outcome"],
+  buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+  registers: [registry],
+});
+
+export const queueDepth = new Gauge({
+  name: "koupleless_queue_depth",
+  help: "Biz operations running or waiting, per VNode",
+  labelNames: ["vnode"],
+  registers: [registry],
+});
+
+export const retries = new Counter({
+  name: "koupleless_biz_retries_total",
+  help: "Biz operations scheduled again after a failure",
+  registers: [registry],
+});
+
+export const failures = new Counter({
+  name: "koupleless_biz_failures_total",
+  help: "Failed biz operations by operation and reason",
+  labelNames: ["operation", "reason"],
+  registers: [registry],
+});
+
+/** Times an Arklet call; the outcome label comes from the answer, or "unreachable". */
+export async function timed<T extends { code?: string }>(
+  operation: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  const end = arkletSeconds.startTimer({ operation });
+  try {
+    const res = await call();
+    end({ outcome: res.code ?? "unknown" });
+    return res;
+  } catch (err) {
+    end({ outcome: "unreachable" });
+    throw err;
+  }
+}
