@@ -69,3 +69,9 @@ export const STATE_DEACTIVATED = "DEACTIVATED";
 
 /** Our own annotation listing what admission changed on a module pod. */
 export const ANNOTATION_MUTATED = "koupleless-pepr.io/mutated";
+
+/** Our queue-shard objects (PeprStore kind) carry this component label value. */
+export const COMPONENT_VNODE_SHARD = "vnode-shard";
+
+/** The module's namespace, where Pepr deploys it and where our shard objects live. */
+export const MODULE_NAMESPACE = "pepr-system";

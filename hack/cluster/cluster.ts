@@ -47,8 +47,8 @@ export interface UpOptions {
 
 export const DEFAULT_UP_OPTIONS: UpOptions = {
   nodeMonitorPeriod: process.env.KUBE_LOCAL_NODE_MONITOR_PERIOD ?? "2s",
-  nodeMonitorGracePeriod: process.env.KUBE_LOCAL_NODE_MONITOR_GRACE_PERIOD ?? "40s",
-  nodeStartupGracePeriod: process.env.KUBE_LOCAL_NODE_STARTUP_GRACE_PERIOD ?? "40s",
+  nodeMonitorGracePeriod: process.env.KUBE_LOCAL_NODE_MONITOR_GRACE_PERIOD ?? "60s",
+  nodeStartupGracePeriod: process.env.KUBE_LOCAL_NODE_STARTUP_GRACE_PERIOD ?? "60s",
   nodeEvictionRate: process.env.KUBE_LOCAL_NODE_EVICTION_RATE ?? "1",
   log: line => console.log(line),
 };

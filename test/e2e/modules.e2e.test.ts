@@ -5,6 +5,7 @@ import { K8s, kind } from "kubernetes-fluent-client";
 import { Lease } from "../../capabilities/lib/kinds";
 import { NODE_LEASE_NAMESPACE, TAINT_NOT_READY } from "../../capabilities/lib/contract";
 import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
+import { ShardRecord } from "../../capabilities/lib/queue/shard";
 import { createNamespace, kubectl, sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
 
@@ -93,6 +94,13 @@ describe("module lifecycle", () => {
   afterAll(async () => {
     await kubectl(["delete", "deployment", "--all", "-n", ns, "--wait=false"]);
     await Promise.all(bases.map(b => b.stop(true)));
+    // a DEACTIVATED base takes its VNode's queue shard with it
+    await waitFor("queue shards deleted with their VNodes", async () => {
+      const list = await K8s(ShardRecord).InNamespace("pepr-system").Get();
+      return !list.items.some(r =>
+        bases.some(b => r.metadata?.name === `koupleless-shard.${nodeName(b)}`),
+      );
+    });
     await stopPeprDev(dev);
     for (const b of bases) {
       await K8s(kind.Node).Delete(nodeName(b));
@@ -191,6 +199,16 @@ describe("module lifecycle", () => {
     expect(
       events.items.some(e => e.involvedObject?.name === "broken" && e.reason === "InstallFailed"),
     ).toBe(true);
+    // the failure and its backoff are persisted in the VNode's queue shard (a PeprStore of ours)
+    const shard = await waitFor("the queue shard", async () =>
+      K8s(ShardRecord)
+        .InNamespace("pepr-system")
+        .Get(`koupleless-shard.${nodeName(b)}`),
+    );
+    expect(shard.metadata?.labels?.["virtual-kubelet.koupleless.io/component"]).toBe("vnode-shard");
+    expect(JSON.parse(shard.data?.state ?? "{}").failures["broken:0.0.1"]).toMatchObject({
+      reason: "CMD_PROCESS_INTERNAL_ERROR",
+    });
     await kubectl(["delete", "pod", "broken", "-n", ns, "--wait=false"]);
   });
 
@@ -407,5 +425,24 @@ describe("module lifecycle", () => {
       /koupleless_arklet_call_seconds_count\{operation="installBiz",outcome="SUCCESS"\} [1-9]/,
     );
     for (const b of bases) b.opts.installMs = 0;
+  });
+
+  it("a base that says DEACTIVATED takes its VNode's queue shard with it", async () => {
+    const b = bases[1]; // the one whose shard recorded the broken biz
+    await b.stop(true);
+    await waitFor(
+      "the shard deleted",
+      async () => {
+        try {
+          await K8s(ShardRecord)
+            .InNamespace("pepr-system")
+            .Get(`koupleless-shard.${nodeName(b)}`);
+          return false;
+        } catch (err) {
+          return (err as { status?: number }).status === 404;
+        }
+      },
+      30_000,
+    );
   });
 });

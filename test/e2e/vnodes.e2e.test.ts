@@ -22,7 +22,7 @@ const DEV_ENV = {
   KOUPLELESS_VNODE_TTL_SECONDS: "20",
   KOUPLELESS_HEALTH_POLL_SECONDS: "2",
   KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS: "500",
-  // a pepr dev restart rebuilds the module (~25 s): renew often enough to stay inside the 40 s grace
+  // a pepr dev restart rebuilds the module (25-45 s): renew often to stay inside the 60 s grace
   KOUPLELESS_LEASE_RENEW_SECONDS: "5",
 };
 const FIRST_OCTET = 20;

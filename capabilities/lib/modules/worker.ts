@@ -12,7 +12,8 @@ import { finalDelete, podEvent, podsOnNode, writePodStatus } from "./kube";
 import { FOREIGN_REASON, foreignMessage, needsForeignFlag, withForeignCondition } from "./foreign";
 import { BizView, InstallFailure, podStatusFingerprint, podStatusFor } from "./status";
 import type { Logger } from "../vnode/registry";
-import { Backoff, KeyedSerial, Semaphore } from "./queue";
+import { Backoff, KeyedSerial, Semaphore } from "../queue/primitives";
+import type { ShardStore } from "../queue/shard";
 import { failures as failureCount, queueDepth, readySeconds, retries } from "../metrics";
 
 /** Foreign pods are rare and cost a LIST: look every few biz polls (once a minute by default). */
@@ -26,6 +27,8 @@ export interface WorkerDeps {
   arklet: ArkletClient;
   cfg: Config;
   log: Logger;
+  /** Where install failures and backoff survive a restart or a handover. */
+  shard?: ShardStore;
 }
 
 export class ModuleWorker {
@@ -51,6 +54,7 @@ export class ModuleWorker {
   private arklet: ArkletClient;
   private cfg: Config;
   private log: Logger;
+  private shard?: ShardStore;
 
   constructor(deps: WorkerDeps) {
     ({
@@ -65,7 +69,31 @@ export class ModuleWorker {
 
   start(): void {
     this.timer = setInterval(() => void this.poll(), this.cfg.bizPollSeconds * 1000);
+    void this.restore(); // in parallel: persistence never delays the first install
     void this.poll();
+  }
+
+  /** Takes over the failures and backoff a previous process saved for this VNode. */
+  private async restore(): Promise<void> {
+    if (!this.shard) return;
+    const saved = await this.shard.load();
+    for (const [key, f] of Object.entries(saved.failures))
+      if (!this.failures.has(key)) this.failures.set(key, f);
+    this.backoff.restore(saved.backoff);
+    if (Object.keys(saved.failures).length > 0) this.kick(0);
+  }
+
+  private persist(): void {
+    this.shard?.save({
+      failures: Object.fromEntries(this.failures),
+      backoff: this.backoff.snapshot(),
+    });
+  }
+
+  /** Stops and deletes the persisted shard (the VNode is gone). */
+  async forget(): Promise<void> {
+    this.stop();
+    await this.shard?.delete();
   }
 
   stop(): void {
@@ -142,6 +170,7 @@ export class ModuleWorker {
 
   private async reconcile(): Promise<void> {
     const wanted = this.wanted();
+    this.dropUnwantedFailures(wanted);
     for (const [key, spec] of wanted) this.ensureInstalled(key, spec);
     for (const pod of this.pods.values()) {
       if (pod.metadata?.deletionTimestamp) this.startDeletion(pod, wanted);
@@ -149,6 +178,16 @@ export class ModuleWorker {
     this.collectOrphans(wanted);
     queueDepth.set({ vnode: this.vnode }, this.limit.inUse + this.limit.queued);
     await Promise.all(this.live().map(pod => this.syncStatus(pod)));
+  }
+
+  /** A failure of a biz no pod wants any more is history: forget it (and its backoff). */
+  private dropUnwantedFailures(wanted: Map<string, BizSpec>): void {
+    const stale = [...this.failures.keys()].filter(k => !wanted.has(k));
+    for (const k of stale) {
+      this.failures.delete(k);
+      this.backoff.reset(k);
+    }
+    if (stale.length > 0) this.persist();
   }
 
   // ---------- install ----------
@@ -192,8 +231,9 @@ export class ModuleWorker {
 
   private installed(key: string, pods: V1Pod[]): void {
     this.bizzes.set(key, { state: "ACTIVATED", changeTime: Date.now(), reason: "Started" });
-    this.failures.delete(key);
+    const hadFailed = this.failures.delete(key);
     this.backoff.reset(key);
+    if (hadFailed) this.persist();
     this.log.info({ vnode: this.vnode, biz: key }, "biz installed");
     for (const p of pods)
       void podEvent(p, "Normal", "Installed", `${key} is running on ${this.vnode}`);
@@ -203,6 +243,7 @@ export class ModuleWorker {
     this.failures.set(key, f);
     const wait = this.backoff.fail(key, Date.now(), terminal);
     failureCount.inc({ operation: "installBiz", reason: f.reason });
+    this.persist();
     retries.inc();
     this.log.warn(
       { vnode: this.vnode, biz: key, reason: f.reason, retryInMs: wait },

@@ -5,11 +5,18 @@ import { errText } from "../errors";
 import { K8s, kind } from "kubernetes-fluent-client";
 import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
-import { COMPONENT_VNODE, LABEL_COMPONENT, LABEL_ENV, vnodeName } from "../contract";
+import {
+  COMPONENT_VNODE,
+  LABEL_COMPONENT,
+  LABEL_ENV,
+  MODULE_NAMESPACE,
+  vnodeName,
+} from "../contract";
 import { Lease, microTime } from "../kinds";
 import { ArkletClient, ArkletUnreachable, HealthData } from "../arklet/client";
 import { BaseStatus } from "../tunnel/heartbeat";
 import { ModuleWorker } from "../modules/worker";
+import { ShardStore } from "../queue/shard";
 import { podKey } from "../modules/biz";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
@@ -156,7 +163,13 @@ export class VNodeRegistry {
     every(this.cfg.healthPollSeconds * 1000, () => this.pollHealth(t));
     every(LIVENESS_CHECK_MS, () => this.checkLiveness(t));
     const address = () => ({ ip: t.base.localIP, port: t.base.port });
+    const shard = new ShardStore(t.name, {
+      namespace: MODULE_NAMESPACE,
+      env: this.cfg.env,
+      log: this.log,
+    });
     t.modules = new ModuleWorker({
+      shard,
       vnode: t.name,
       base: address,
       arklet: this.arklet,
@@ -291,7 +304,7 @@ export class VNodeRegistry {
   async remove(name: string): Promise<void> {
     const t = this.nodes.get(name);
     t?.timers.forEach(clearInterval);
-    t?.modules?.stop();
+    await t?.modules?.forget();
     this.nodes.delete(name);
     await K8s(kind.Node).Delete(name);
     await K8s(Lease).InNamespace(LEASE_NAMESPACE).Delete(name);

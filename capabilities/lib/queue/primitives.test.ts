@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { Backoff, BackoffPolicy, DEFAULT_BACKOFF, KeyedSerial, Semaphore } from "./queue";
+import { Backoff, BackoffPolicy, DEFAULT_BACKOFF, KeyedSerial, Semaphore } from "./primitives";
 
 interface Deferred<T = void> {
   promise: Promise<T>;

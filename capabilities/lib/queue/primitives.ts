@@ -88,4 +88,14 @@ export class Backoff {
   reset(key: string): void {
     this.state.delete(key);
   }
+
+  /** For persistence: every key's failure count and retry time. */
+  snapshot(): Record<string, { failures: number; until: number }> {
+    return Object.fromEntries(this.state);
+  }
+
+  /** Restores a snapshot, keeping what this process already learned. */
+  restore(saved: Record<string, { failures: number; until: number }>): void {
+    for (const [key, v] of Object.entries(saved)) if (!this.state.has(key)) this.state.set(key, v);
+  }
 }

@@ -1,0 +1,151 @@
+// The persisted part of a VNode's operation queue: install failures and their backoff, so a
+// restarted or new owner keeps retrying a broken biz slowly instead of hot, and the pods keep
+// showing why. One PeprStore object per VNode in the module's namespace, written only by the
+// VNode's owner with resourceVersion preconditions, never through Pepr's Store API (its
+// debounced, last-writer-wins flushes lose writes: see shared/reference/pepr-notes.md).
+// Everything else is recomputed from cluster and base state, so correctness never rests on it.
+import { createHash } from "node:crypto";
+import { GenericKind, K8s, RegisterKind } from "kubernetes-fluent-client";
+import { COMPONENT_VNODE_SHARD, LABEL_COMPONENT, LABEL_ENV } from "../contract";
+import type { InstallFailure } from "../modules/status";
+import { errText, httpStatus } from "../errors";
+import type { Logger } from "../vnode/registry";
+
+export class ShardRecord extends GenericKind {
+  data?: Record<string, string>;
+}
+RegisterKind(ShardRecord, {
+  group: "pepr.dev",
+  version: "v1",
+  kind: "PeprStore",
+  plural: "peprstores",
+});
+
+export interface ShardState {
+  failures: Record<string, InstallFailure>;
+  backoff: Record<string, { failures: number; until: number }>;
+}
+
+export const SHARD_VERSION = "1";
+
+/** The object name for a VNode's shard: readable, hashed when it would be too long. */
+export function shardName(vnode: string): string {
+  const name = `koupleless-shard.${vnode}`;
+  if (name.length <= 253) return name;
+  return `koupleless-shard.${createHash("sha256").update(vnode).digest("hex").slice(0, 40)}`;
+}
+
+export function encodeShard(state: ShardState): Record<string, string> {
+  return { version: SHARD_VERSION, state: JSON.stringify(state) };
+}
+
+/** Decodes a stored shard; anything unreadable is treated as empty (it is only a cache of retries). */
+export function decodeShard(data: Record<string, string> | undefined): ShardState {
+  const empty: ShardState = { failures: {}, backoff: {} };
+  if (!data || data.version !== SHARD_VERSION) return empty;
+  try {
+    const s = JSON.parse(data.state ?? "{}") as Partial<ShardState>;
+    return { failures: s.failures ?? {}, backoff: s.backoff ?? {} };
+  } catch {
+    return empty;
+  }
+}
+
+const WRITE_DELAY_MS = 250;
+
+export class ShardStore {
+  private rv?: string;
+  private pending?: ShardState;
+  private timer?: NodeJS.Timeout;
+  private writing = Promise.resolve();
+  readonly name: string;
+
+  constructor(
+    private vnode: string,
+    private opts: { namespace: string; env: string; log: Logger },
+  ) {
+    this.name = shardName(vnode);
+  }
+
+  async load(): Promise<ShardState> {
+    try {
+      const rec = await K8s(ShardRecord).InNamespace(this.opts.namespace).Get(this.name);
+      this.rv = rec.metadata?.resourceVersion;
+      return decodeShard(rec.data);
+    } catch (err) {
+      if (httpStatus(err) !== 404)
+        this.opts.log.warn(
+          { vnode: this.vnode, err: errText(err) },
+          "could not read the queue shard",
+        );
+      return decodeShard(undefined);
+    }
+  }
+
+  /** Saves soon, off the caller's path; bursts collapse into one write. */
+  save(state: ShardState): void {
+    this.pending = state;
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.chainFlush();
+    }, WRITE_DELAY_MS);
+  }
+
+  private chainFlush(): void {
+    this.writing = this.writing
+      .then(() => this.flush())
+      .catch(err =>
+        this.opts.log.warn(
+          { vnode: this.vnode, err: errText(err) },
+          "could not save the queue shard",
+        ),
+      );
+  }
+
+  private async flush(): Promise<void> {
+    const state = this.pending;
+    if (!state) return;
+    this.pending = undefined;
+    try {
+      await this.write(state);
+    } catch (err) {
+      if (httpStatus(err) !== 409) throw err;
+      await this.load(); // someone else wrote (a previous owner): take its version and write ours
+      await this.write(state);
+    }
+  }
+
+  private async write(state: ShardState): Promise<void> {
+    const rec = await K8s(ShardRecord).Apply(
+      {
+        metadata: {
+          name: this.name,
+          namespace: this.opts.namespace,
+          labels: { [LABEL_COMPONENT]: COMPONENT_VNODE_SHARD, [LABEL_ENV]: this.opts.env },
+          annotations: { "koupleless-pepr.io/vnode": this.vnode },
+          ...(this.rv ? { resourceVersion: this.rv } : {}),
+        },
+        data: encodeShard(state),
+      },
+      { force: true },
+    );
+    this.rv = rec.metadata?.resourceVersion;
+  }
+
+  /** Waits for queued writes (a graceful handover persists before letting go). */
+  async drain(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.chainFlush();
+    }
+    await this.writing;
+  }
+
+  async delete(): Promise<void> {
+    clearTimeout(this.timer);
+    this.pending = undefined;
+    await K8s(ShardRecord).InNamespace(this.opts.namespace).Delete(this.name);
+  }
+}
