@@ -42,6 +42,7 @@ export class ModuleWorker {
   private serial = new KeyedSerial();
   private limit: Semaphore;
   private pending?: NodeJS.Timeout;
+  private pendingDue = 0;
   private timer?: NodeJS.Timeout;
   private knownBizList = false;
   private stopped = false;
@@ -64,6 +65,7 @@ export class ModuleWorker {
       cfg: this.cfg,
       log: this.log,
     } = deps);
+    this.shard = deps.shard;
     this.limit = new Semaphore(deps.cfg.maxParallelOps);
   }
 
@@ -147,9 +149,16 @@ export class ModuleWorker {
     this.kick(0);
   }
 
-  /** Coalesces bursts of events into one reconcile pass. */
+  /**
+   * Coalesces bursts of events into one reconcile pass, at the earliest time anyone asked
+   * for: a retry due in a minute must not hold back a pod event that wants a pass now.
+   */
   private kick(delayMs: number): void {
-    if (this.stopped || this.pending) return;
+    if (this.stopped) return;
+    const due = Date.now() + delayMs;
+    if (this.pending && this.pendingDue <= due) return;
+    clearTimeout(this.pending);
+    this.pendingDue = due;
     this.pending = setTimeout(() => {
       this.pending = undefined;
       this.reconcile().catch(err =>
@@ -286,6 +295,10 @@ export class ModuleWorker {
       if (!(err instanceof ArkletUnreachable) || !graceOver) throw err;
     }
     await finalDelete(pod);
+    // gone: forget it now rather than on the watch's DELETED event, which may come late or never
+    this.pods.delete(podKey(pod));
+    this.written.delete(podKey(pod));
+    this.boundAt.delete(podKey(pod));
   }
 
   private uninstall(b: BizSpec, pod?: V1Pod): Promise<void> {
