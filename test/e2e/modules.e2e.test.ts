@@ -427,6 +427,26 @@ describe("module lifecycle", () => {
     for (const b of bases) b.opts.installMs = 0;
   });
 
+  it("a pod on an unreachable base is deleted after its grace period; its biz is cleaned up when the base returns", async () => {
+    const b = bases[2];
+    await K8s(kind.Pod).Create(modulePod(ns, "stranded", "0.0.1", b.opts.hostName));
+    await waitFor("stranded Ready", async () => isReady(await getPod(ns, "stranded")));
+    b.setReachable(false);
+    await kubectl(["delete", "pod", "stranded", "-n", ns, "--grace-period=5", "--wait=false"]);
+    await waitFor(
+      "stranded deleted although its base is silent",
+      async () => !(await getPod(ns, "stranded")),
+      60_000,
+    );
+    expect(installedOn(b, "stranded").length).toBe(1); // the base never heard of the deletion
+    b.setReachable(true);
+    await waitFor(
+      "the orphan uninstalled once the base answers",
+      async () => installedOn(b, "stranded").length === 0,
+      60_000,
+    );
+  });
+
   it("a base that says DEACTIVATED takes its VNode's queue shard with it", async () => {
     const b = bases[1]; // the one whose shard recorded the broken biz
     await b.stop(true);
