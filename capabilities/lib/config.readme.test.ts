@@ -10,10 +10,12 @@ const section = readme.slice(
   readme.indexOf("## Configuration"),
   readme.indexOf("\n## ", readme.indexOf("## Configuration") + 5),
 );
-const rows = [...section.matchAll(/^\|\s*`(KOUPLELESS_[A-Z_]+)`\s*\|\s*([^|]+?)\s*\|/gm)].map(m => ({
-  name: m[1],
-  def: m[2].trim(),
-}));
+const rows = [...section.matchAll(/^\|\s*`(KOUPLELESS_[A-Z_]+)`\s*\|\s*([^|]+?)\s*\|/gm)].map(
+  m => ({
+    name: m[1],
+    def: m[2].trim(),
+  }),
+);
 const source = readFileSync(join(__dirname, "config.ts"), "utf8");
 const inCode = new Set([...source.matchAll(/\b(KOUPLELESS_[A-Z_]+)\b/g)].map(m => m[1]));
 

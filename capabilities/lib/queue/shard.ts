@@ -58,6 +58,8 @@ export class ShardStore {
   private pending?: ShardState;
   private timer?: NodeJS.Timeout;
   private writing = Promise.resolve();
+  /** Set once the VNode is gone: no write may recreate the object after its deletion. */
+  private deleted = false;
   readonly name: string;
 
   constructor(
@@ -84,6 +86,7 @@ export class ShardStore {
 
   /** Saves soon, off the caller's path; bursts collapse into one write. */
   save(state: ShardState): void {
+    if (this.deleted) return;
     this.pending = state;
     if (this.timer) return;
     this.timer = setTimeout(() => {
@@ -105,14 +108,14 @@ export class ShardStore {
 
   private async flush(): Promise<void> {
     const state = this.pending;
-    if (!state) return;
+    if (!state || this.deleted) return;
     this.pending = undefined;
     try {
       await this.write(state);
     } catch (err) {
       if (httpStatus(err) !== 409) throw err;
       await this.load(); // someone else wrote (a previous owner): take its version and write ours
-      await this.write(state);
+      if (!this.deleted) await this.write(state);
     }
   }
 
@@ -144,8 +147,11 @@ export class ShardStore {
   }
 
   async delete(): Promise<void> {
+    this.deleted = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
     this.pending = undefined;
+    await this.writing; // a write already on the wire must land before the delete, not after
     await K8s(ShardRecord).InNamespace(this.opts.namespace).Delete(this.name);
   }
 }

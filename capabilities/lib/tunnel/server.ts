@@ -98,7 +98,8 @@ async function handle(
   const parsed = parseHeartbeat(await readLimited(req), opts.env);
   if (!parsed.ok) throw new HttpError(400, parsed.reason);
   const identity = parsed.status.baseMetadata.identity;
-  if (!limiter.allow(identity, Date.now())) {
+  // a goodbye is never rate-limited: dropping it would leave a dead base's Node for the whole TTL
+  if (parsed.activated && !limiter.allow(identity, Date.now())) {
     throw new HttpError(
       429,
       `heartbeats from ${identity} arrive faster than one per ${opts.minIntervalMs} ms`,
