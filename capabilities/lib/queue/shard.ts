@@ -136,16 +136,6 @@ export class ShardStore {
     this.rv = rec.metadata?.resourceVersion;
   }
 
-  /** Waits for queued writes (a graceful handover persists before letting go). */
-  async drain(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.chainFlush();
-    }
-    await this.writing;
-  }
-
   async delete(): Promise<void> {
     this.deleted = true;
     clearTimeout(this.timer);

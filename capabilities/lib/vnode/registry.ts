@@ -131,10 +131,6 @@ export class VNodeRegistry {
     t.lastSeen = Date.now();
   }
 
-  names(): string[] {
-    return [...this.nodes.keys()];
-  }
-
   // ---------- tracking and timers ----------
 
   private track(name: string, base: BaseStatus): Tracked {
