@@ -18,7 +18,7 @@ async function cmdUp(): Promise<number> {
   const res = await up(DEFAULT_UP_OPTIONS);
   const how = [
     `  export KUBECONFIG=${KUBECONFIG_PATH}`,
-    `  export PATH=${res.state.binDir}:$PATH   # kubectl ${"matching the cluster"}`,
+    `  export PATH=${res.state.binDir}:$PATH   # a kubectl matching the cluster`,
     "  kubectl get --raw /readyz",
     "  npm run dev            # run the Pepr module against it",
     "  npm run cluster:down   # stop it",

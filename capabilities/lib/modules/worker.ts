@@ -2,7 +2,7 @@
 // makes those pods tell the truth about it. Level-triggered: every pass works from full state
 // (pods bound here, the base's biz list, our own install outcomes), so events, timers and a
 // restart all run the same code, and a crash loses nothing that the next pass does not redo.
-import { errText } from "../errors";
+import { errText, httpStatus } from "../errors";
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
 import { ArkletClient, ArkletUnreachable, BaseAddress } from "../arklet/client";
@@ -384,7 +384,7 @@ export class ModuleWorker {
       this.observeReady(key, status);
     } catch (err) {
       this.written.delete(key);
-      if ((err as { status?: number }).status !== 404) throw err;
+      if (httpStatus(err) !== 404) throw err;
     }
   }
 }

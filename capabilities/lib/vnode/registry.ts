@@ -1,7 +1,7 @@
 // VNode lifecycle at run time: heartbeats create VNodes (any replica, idempotently); for the
 // VNodes this replica owns, a worker renews the Lease, polls /health and keeps the Node status
 // true, marks it NotReady when the base goes silent, and deletes it past the TTL.
-import { errText } from "../errors";
+import { errText, httpStatus } from "../errors";
 import { K8s, kind } from "kubernetes-fluent-client";
 import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
@@ -57,7 +57,6 @@ interface Tracked {
 }
 
 const LIVENESS_CHECK_MS = 3000;
-const isNotFound = (err: unknown) => (err as { status?: number }).status === 404;
 
 export class VNodeRegistry {
   private nodes = new Map<string, Tracked>();
@@ -219,7 +218,7 @@ export class VNodeRegistry {
     try {
       node = await K8s(kind.Node).Get(name);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (httpStatus(err) !== 404) throw err;
     }
     if (!node) {
       await K8s(kind.Node).Apply(want as kind.Node, { force: true });
@@ -243,7 +242,7 @@ export class VNodeRegistry {
       await K8s(Lease).InNamespace(LEASE_NAMESPACE).Get(name);
       return;
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (httpStatus(err) !== 404) throw err;
     }
     const now = microTime();
     const owner = this.ownership.owns(name) ? this.cfg.replicaId : undefined;
@@ -262,7 +261,7 @@ export class VNodeRegistry {
     try {
       await this.patchLease(name);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (httpStatus(err) !== 404) throw err;
       await this.ensureLease(name); // deleted behind our back, or not created yet
     }
   }
