@@ -1,20 +1,28 @@
 // Table of contents: load and validate the config once, list the capabilities, and start the
-// watcher-side services (heartbeat tunnel, VNodes) only where Pepr runs watches.
+// watcher-side services (heartbeat tunnel, VNode ownership) only where Pepr runs watches.
 import { Log, PeprModule } from "pepr";
 import cfg from "./package.json";
 import { config } from "./capabilities/lib/runtime";
-import { isWatcherProcess, startController } from "./capabilities/lib/controller";
+import {
+  isWatcherProcess,
+  startController,
+  stopGracefullyOnSignals,
+} from "./capabilities/lib/controller";
 import { ModuleAdmission } from "./capabilities/module-admission";
 import { ModuleLifecycle } from "./capabilities/module-lifecycle";
 
 try {
   const conf = config(); // fail at start-up, with the variable's name, rather than on the first request
-  new PeprModule(cfg, [ModuleAdmission, ModuleLifecycle]);
+  // deferStart: a local replica serves Pepr's port from config (several run on one machine)
+  const mod = new PeprModule(cfg, [ModuleAdmission, ModuleLifecycle], { deferStart: true });
+  if (process.env.PEPR_MODE !== "build") mod.start(conf.peprPort); // a build only lists bindings
   if (isWatcherProcess(process.env)) {
-    startController(conf, Log).catch(err => {
-      Log.error(err, "koupleless-pepr controller failed to start");
-      process.exit(1);
-    });
+    startController(conf, Log)
+      .then(running => stopGracefullyOnSignals(running, Log))
+      .catch(err => {
+        Log.error(err, "koupleless-pepr controller failed to start");
+        process.exit(1);
+      });
   }
 } catch (err) {
   Log.error(err, "koupleless-pepr failed to start");

@@ -30,6 +30,14 @@ export interface Config {
   /** Timeout of quick Arklet calls (/health, /queryAllBiz). */
   arkletTimeoutMs: number;
 
+  // --- replicas (sharding) ---
+  /** How often a replica compares its share with ceil(VNodes / live replicas) and acts. */
+  balanceSeconds: number;
+  /** On a graceful stop or a release, how long in-flight biz operations may take to finish. */
+  drainSeconds: number;
+  /** Port of Pepr's own HTTPS server (/healthz, Pepr's /metrics); 3000 in a cluster. */
+  peprPort: number;
+
   // --- module admission ---
   /** tolerationSeconds for node.kubernetes.io/not-ready|unreachable on module pods. */
   failoverSeconds: number;
@@ -118,7 +126,7 @@ export function loadConfig(src: Source): Config {
       src,
       "KOUPLELESS_REPLICA_ID",
       src.HOSTNAME?.toLowerCase() || "koupleless-pepr",
-      253,
+      200,
     ),
     tunnelPort: int(src, "KOUPLELESS_TUNNEL_PORT", 7777, [1, 65535]),
     heartbeatToken: src.KOUPLELESS_HEARTBEAT_TOKEN ?? "",
@@ -129,6 +137,9 @@ export function loadConfig(src: Source): Config {
     unreachableSeconds: int(src, "KOUPLELESS_UNREACHABLE_SECONDS", 25, [1, 3600]),
     vnodeTtlSeconds: int(src, "KOUPLELESS_VNODE_TTL_SECONDS", 600, [2, 30 * 24 * 3600]),
     arkletTimeoutMs: int(src, "KOUPLELESS_ARKLET_TIMEOUT_MS", 5000, [100, 600_000]),
+    balanceSeconds: int(src, "KOUPLELESS_BALANCE_SECONDS", 3, [1, 600]),
+    drainSeconds: int(src, "KOUPLELESS_DRAIN_SECONDS", 20, [0, 3600]),
+    peprPort: int(src, "KOUPLELESS_PEPR_PORT", 3000, [1, 65535]),
     failoverSeconds: int(src, "KOUPLELESS_FAILOVER_SECONDS", 30, [0, 24 * 3600]),
     allowedJarSchemes: list(src, "KOUPLELESS_ALLOWED_JAR_SCHEMES", ["http", "https", "file"]),
     allowedJarLocations: list(src, "KOUPLELESS_ALLOWED_JAR_LOCATIONS", []),

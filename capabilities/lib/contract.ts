@@ -75,3 +75,10 @@ export const COMPONENT_VNODE_SHARD = "vnode-shard";
 
 /** The module's namespace, where Pepr deploys it and where our shard objects live. */
 export const MODULE_NAMESPACE = "pepr-system";
+
+/** Membership Leases: one per controller replica, in the module's namespace (ours, not upstream's). */
+export const COMPONENT_REPLICA = "controller-replica";
+export const REPLICA_LEASE_PREFIX = "koupleless-replica.";
+
+/** Node annotation carrying the base's address, so an owner that got no heartbeat still knows it. */
+export const ANNOTATION_BASE_ADDRESS = "koupleless-pepr.io/base-address";

@@ -4,7 +4,8 @@ import { errText } from "./errors";
 import type { Server } from "node:http";
 import type { V1Pod } from "@kubernetes/client-node";
 import { Config } from "./config";
-import { Logger, VNodeRegistry } from "./vnode/registry";
+import type { Logger } from "./logger";
+import { VNodeRegistry } from "./vnode/registry";
 import { startTunnel } from "./tunnel/server";
 
 let current: Running | undefined;
@@ -17,7 +18,8 @@ export function onModulePod(pod: V1Pod, deleted: boolean): void {
 export interface Running {
   registry: VNodeRegistry;
   tunnel: Server;
-  stop(): Promise<void>;
+  /** Graceful: hands every owned VNode to a peer before closing. */
+  stop(graceful?: boolean): Promise<void>;
 }
 
 /** True in the processes that should run watcher-side services. */
@@ -43,11 +45,35 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
   current = {
     registry,
     tunnel,
-    stop: async () => {
+    stop: async (graceful = true) => {
       current = undefined;
-      registry.stop();
-      await new Promise(res => tunnel.close(res));
+      tunnel.close();
+      await registry.stop(graceful);
     },
   };
   return current;
+}
+
+/**
+ * SIGTERM and SIGINT hand the VNodes over before the process ends. Pepr's own SIGTERM handler
+ * (close its server, exit 143) would end the process mid-handover, so it runs after ours.
+ */
+export function stopGracefullyOnSignals(running: Running, log: Logger): void {
+  const pepr = process.listeners("SIGTERM");
+  process.removeAllListeners("SIGTERM");
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping: handing VNodes over to the other replicas");
+    running
+      .stop(true)
+      .catch(err => log.error({ err: errText(err) }, "graceful handover failed"))
+      .finally(() => {
+        if (signal === "SIGTERM" && pepr.length > 0) pepr.forEach(fn => fn(signal));
+        else process.exit(signal === "SIGTERM" ? 143 : 130);
+      });
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
 }

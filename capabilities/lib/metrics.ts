@@ -39,6 +39,30 @@ export const failures = new Counter({
   registers: [registry],
 });
 
+export const ownedVNodes = new Gauge({
+  name: "koupleless_owned_vnodes",
+  help: "VNodes whose Lease this replica holds",
+  registers: [registry],
+});
+
+export const takeovers = new Counter({
+  name: "koupleless_vnode_takeovers_total",
+  help: "VNode Leases taken from another replica (expired or released)",
+  registers: [registry],
+});
+
+export const releases = new Counter({
+  name: "koupleless_vnode_releases_total",
+  help: "VNode Leases handed back for a peer to take (rebalancing or graceful stop)",
+  registers: [registry],
+});
+
+export const renewFailures = new Counter({
+  name: "koupleless_lease_renew_failures_total",
+  help: "Failed renewals of a held VNode Lease",
+  registers: [registry],
+});
+
 /** Times an Arklet call; the outcome label comes from the answer, or "unreachable". */
 export async function timed<T extends { code?: string }>(
   operation: string,

@@ -136,3 +136,27 @@ export function makePki(dir: string): Pki {
     saKey: p("sa.key"),
   };
 }
+
+/** A self-signed serving certificate for localhost (Pepr's HTTPS port on a local replica). */
+export function makeServingCert(dir: string): { cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const key = newKey();
+  const cert = sign({
+    subject: [{ name: "commonName", value: "localhost" }],
+    extensions: [
+      { name: "extKeyUsage", serverAuth: true },
+      {
+        name: "subjectAltName",
+        altNames: [
+          { type: DNS, value: "localhost" },
+          { type: IP, ip: "127.0.0.1" },
+        ],
+      },
+    ],
+    key,
+  });
+  const paths = { cert: join(dir, "tls.crt"), key: join(dir, "tls.key") };
+  writeFileSync(paths.cert, forge.pki.certificateToPem(cert), { mode: 0o600 });
+  writeFileSync(paths.key, key.pem, { mode: 0o600 });
+  return paths;
+}

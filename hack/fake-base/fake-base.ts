@@ -10,7 +10,10 @@ export interface FakeBaseOptions {
   host: string;
   /** Arklet port (real default 1238); 0 picks a free one. */
   port: number;
-  /** Controller base URL, e.g. http://localhost:7777; empty = no heartbeats. */
+  /**
+   * Controller base URL, e.g. http://localhost:7777; empty = no heartbeats. A comma list
+   * stands for a Service in front of several replicas: a refused connection moves on to the next.
+   */
   controller: string;
   heartbeatMs: number;
   /** Install latency, like a Spring start. */
@@ -95,6 +98,8 @@ export class FakeBase {
   private server?: Server;
   private timer?: NodeJS.Timeout;
   private reachable = true;
+  /** Which of the controller URLs heartbeats go to now (a fleet spreads its bases over them). */
+  target = 0;
 
   constructor(opts: Partial<FakeBaseOptions> = {}) {
     this.opts = defaultOptions(opts);
@@ -139,9 +144,19 @@ export class FakeBase {
 
   /** POSTs one heartbeat; never throws (a real Arklet just logs failures). */
   async heartbeat(state: "activated" | "deactivated" = "activated"): Promise<number> {
-    if (!this.opts.controller) return 0;
+    const urls = this.opts.controller.split(",").filter(Boolean);
+    for (let tried = 0; tried < urls.length; tried++) {
+      const url = urls[this.target % urls.length];
+      const status = await this.post(url, state);
+      if (status !== 0) return status;
+      this.target++; // that replica is gone: the "Service" sends us to the next one
+    }
+    return 0;
+  }
+
+  private async post(url: string, state: "activated" | "deactivated"): Promise<number> {
     try {
-      const res = await fetch(`${this.opts.controller}/heartbeat`, {
+      const res = await fetch(`${url}/heartbeat`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(this.baseStatus(state)),
@@ -508,6 +523,7 @@ export async function startFleet(
   for (let i = 0; i < count; i++) {
     const host = `127.0.0.${first + i}`;
     const base = new FakeBase({ ...partial, host, identity: host });
+    base.target = i; // with several controller URLs, bases start spread over them
     await base.start();
     bases.push(base);
   }

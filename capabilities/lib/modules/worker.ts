@@ -11,7 +11,7 @@ import { BizSpec, bizzesOf, podKey, specKey } from "./biz";
 import { finalDelete, podEvent, podsOnNode, writePodStatus } from "./kube";
 import { FOREIGN_REASON, foreignMessage, needsForeignFlag, withForeignCondition } from "./foreign";
 import { BizView, InstallFailure, podStatusFingerprint, podStatusFor } from "./status";
-import type { Logger } from "../vnode/registry";
+import type { Logger } from "../logger";
 import { Backoff, KeyedSerial, Semaphore } from "../queue/primitives";
 import type { ShardStore } from "../queue/shard";
 import { failures as failureCount, queueDepth, readySeconds, retries } from "../metrics";
@@ -29,6 +29,8 @@ export interface WorkerDeps {
   log: Logger;
   /** Where install failures and backoff survive a restart or a handover. */
   shard?: ShardStore;
+  /** False when this replica may no longer talk to the base (its Lease is lost or stale). */
+  mayAct?: () => boolean;
 }
 
 export class ModuleWorker {
@@ -49,6 +51,8 @@ export class ModuleWorker {
   private polls = 0;
   /** When each pod was first seen bound here, until its Ready status is written. */
   private boundAt = new Map<string, number>();
+  /** Operations on the wire, so a handover can wait for them. */
+  private inflight = new Set<Promise<unknown>>();
 
   readonly vnode: string;
   private base: () => BaseAddress;
@@ -56,6 +60,7 @@ export class ModuleWorker {
   private cfg: Config;
   private log: Logger;
   private shard?: ShardStore;
+  private mayAct: () => boolean;
 
   constructor(deps: WorkerDeps) {
     ({
@@ -66,6 +71,7 @@ export class ModuleWorker {
       log: this.log,
     } = deps);
     this.shard = deps.shard;
+    this.mayAct = deps.mayAct ?? (() => true);
     this.limit = new Semaphore(deps.cfg.maxParallelOps);
   }
 
@@ -104,6 +110,28 @@ export class ModuleWorker {
     clearTimeout(this.pending);
   }
 
+  /** For a handover: start nothing new, let what is on the wire finish (bounded), save the shard. */
+  async drain(maxMs: number): Promise<void> {
+    this.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>(res => (timer = setTimeout(() => res(true), maxMs)));
+    const done = Promise.allSettled([...this.inflight]).then(() => false);
+    if (await Promise.race([done, late]))
+      this.log.warn(
+        { vnode: this.vnode, operations: this.inflight.size },
+        "handing over with operations still running: the next owner's answers will be idempotent",
+      );
+    clearTimeout(timer);
+    await this.shard?.flushNow();
+  }
+
+  /** Tracks an operation until it settles. */
+  private onWire<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
   /** A module pod bound to this VNode changed (or is gone, when deleted is true). */
   onPod(pod: V1Pod, deleted: boolean): void {
     const key = podKey(pod);
@@ -132,6 +160,7 @@ export class ModuleWorker {
 
   /** Reads the base's biz list, then reconciles. */
   async poll(): Promise<void> {
+    if (!this.mayAct()) return;
     if (this.polls++ % FOREIGN_CHECK_EVERY === 0) {
       await this.checkForeignPods().catch(err =>
         this.log.warn({ vnode: this.vnode, err: errText(err) }, "could not check for foreign pods"),
@@ -178,6 +207,7 @@ export class ModuleWorker {
   }
 
   private async reconcile(): Promise<void> {
+    if (!this.mayAct()) return this.kick(1000); // Lease being renewed or lost: look again soon
     const wanted = this.wanted();
     this.dropUnwantedFailures(wanted);
     for (const [key, spec] of wanted) this.ensureInstalled(key, spec);
@@ -206,17 +236,17 @@ export class ModuleWorker {
     const wait = this.backoff.waitMs(key, Date.now());
     if (wait > 0) return this.kick(wait);
     this.busy.add(key);
-    void this.serial
-      .run(key, () => this.limit.run(() => this.install(key, spec)))
-      .finally(() => {
-        this.busy.delete(key);
-        this.kick(0);
-      });
+    void this.onWire(
+      this.serial.run(key, () => this.limit.run(() => this.install(key, spec))),
+    ).finally(() => {
+      this.busy.delete(key);
+      this.kick(0);
+    });
   }
 
   private async install(key: string, spec: BizSpec): Promise<void> {
     const pods = this.live().filter(p => bizzesOf(p).some(b => specKey(b) === key));
-    if (pods.length === 0) return;
+    if (pods.length === 0 || this.stopped || !this.mayAct()) return;
     await Promise.all(
       pods.map(p =>
         podEvent(
@@ -273,7 +303,7 @@ export class ModuleWorker {
     const key = `delete:${podKey(pod)}`;
     if (this.busy.has(key)) return;
     this.busy.add(key);
-    void this.finishDeletion(pod, wanted)
+    void this.onWire(this.finishDeletion(pod, wanted))
       .catch(err => {
         this.log.warn(
           { vnode: this.vnode, pod: podKey(pod), err: errText(err) },
@@ -305,6 +335,7 @@ export class ModuleWorker {
     const key = specKey(b);
     return this.serial.run(key, () =>
       this.limit.run(async () => {
+        if (this.stopped || !this.mayAct()) throw new Error(`not the owner of ${this.vnode} now`);
         if (pod)
           await podEvent(pod, "Normal", "Uninstalling", `uninstalling ${key} from ${this.vnode}`);
         const out = uninstallOutcome(
@@ -345,7 +376,7 @@ export class ModuleWorker {
     const [bizName, bizVersion] = key.split(":");
     this.busy.add(key);
     this.log.info({ vnode: this.vnode, biz: key }, "no pod wants this biz: uninstalling it");
-    void this.uninstall({ bizName, bizVersion, bizUrl: "" })
+    void this.onWire(this.uninstall({ bizName, bizVersion, bizUrl: "" }))
       .catch(err =>
         this.log.warn(
           { vnode: this.vnode, biz: key, err: errText(err) },

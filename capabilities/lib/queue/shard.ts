@@ -9,7 +9,7 @@ import { GenericKind, K8s, RegisterKind } from "kubernetes-fluent-client";
 import { COMPONENT_VNODE_SHARD, LABEL_COMPONENT, LABEL_ENV } from "../contract";
 import type { InstallFailure } from "../modules/status";
 import { errText, httpStatus } from "../errors";
-import type { Logger } from "../vnode/registry";
+import type { Logger } from "../logger";
 
 export class ShardRecord extends GenericKind {
   data?: Record<string, string>;
@@ -93,6 +93,16 @@ export class ShardStore {
       this.timer = undefined;
       this.chainFlush();
     }, WRITE_DELAY_MS);
+  }
+
+  /** Writes what is pending now and waits for it (a handover must leave the shard saved). */
+  async flushNow(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.chainFlush();
+    }
+    await this.writing;
   }
 
   private chainFlush(): void {

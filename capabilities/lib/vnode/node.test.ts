@@ -4,6 +4,7 @@ import {
   baseFromVNode,
   binaryQuantity,
   buildVNode,
+  metadataPatch,
   desiredStatus,
   fingerprint,
   memoryFrom,
@@ -38,6 +39,7 @@ describe("buildVNode", () => {
       kind: "Node",
       metadata: {
         name: "vnode.10.244.1.7.dev",
+        annotations: { "koupleless-pepr.io/base-address": "10.244.1.7" },
         labels: {
           "virtual-kubelet.koupleless.io/component": "vnode",
           "virtual-kubelet.koupleless.io/env": "dev",
@@ -150,5 +152,47 @@ describe("fingerprint and withTimes", () => {
       new Date(6000),
     );
     expect(flipped.conditions?.[0].lastTransitionTime).toEqual(new Date(6000));
+  });
+});
+
+describe("metadataPatch", () => {
+  const want = buildVNode(base, "dev");
+  it("is empty when labels and annotation are already there (extra keys are left alone)", () => {
+    const current = {
+      metadata: {
+        labels: { ...want.metadata?.labels, extra: "x" },
+        annotations: { ...want.metadata?.annotations, other: "y" },
+      },
+    };
+    expect(metadataPatch(current, want)).toEqual([]);
+  });
+  it("adds the annotation map when the Node has none (a VNode made by an older version)", () => {
+    const current = { metadata: { labels: want.metadata?.labels } };
+    expect(metadataPatch(current, want)).toEqual([
+      {
+        op: "add",
+        path: "/metadata/annotations",
+        value: { "koupleless-pepr.io/base-address": "10.244.1.7" },
+      },
+    ]);
+  });
+  it("patches only changed keys, escaping '/' in them", () => {
+    const moved = buildVNode({ ...base, localIP: "10.0.0.9", port: 1239 }, "dev");
+    expect(metadataPatch(want, moved)).toEqual([
+      { op: "add", path: "/metadata/labels/base.koupleless.io~1tunnel-port", value: "1239" },
+      {
+        op: "add",
+        path: "/metadata/annotations/koupleless-pepr.io~1base-address",
+        value: "10.0.0.9",
+      },
+    ]);
+  });
+});
+
+describe("baseFromVNode", () => {
+  it("prefers the address annotation (newest heartbeat) over the status address", () => {
+    const node = buildVNode({ ...base, localIP: "10.0.0.9" }, "dev");
+    node.status = { addresses: [{ type: "InternalIP", address: "10.244.1.7" }] };
+    expect(baseFromVNode(node)?.localIP).toBe("10.0.0.9");
   });
 });

@@ -2,6 +2,7 @@
 // what upstream lacks: Ready=False with a reason when the base stops answering.
 import type { V1Node, V1NodeCondition, V1NodeStatus } from "@kubernetes/client-node";
 import {
+  ANNOTATION_BASE_ADDRESS,
   COMPONENT_VNODE,
   COMPONENT_VNODE_LEASE,
   LABEL_BASE_CLUSTER_NAME,
@@ -53,6 +54,7 @@ export function buildVNode(status: BaseStatus, env: string): V1Node {
     metadata: {
       name: vnodeName(status.baseMetadata.identity, env),
       labels: vnodeLabels(status, env),
+      annotations: { [ANNOTATION_BASE_ADDRESS]: status.localIP },
     },
     spec: {
       taints: [
@@ -80,6 +82,8 @@ export function baseFromVNode(node: V1Node): BaseStatus | undefined {
   if (identity === undefined) return undefined;
   const label = (k: string) => node.metadata?.labels?.[k] ?? "";
   const internal = (node.status?.addresses ?? []).find(a => a.type === "InternalIP");
+  // the annotation follows the newest heartbeat on any replica; the address only the owner's writes
+  const ip = node.metadata?.annotations?.[ANNOTATION_BASE_ADDRESS] || internal?.address;
   return {
     baseMetadata: {
       identity,
@@ -87,7 +91,7 @@ export function baseFromVNode(node: V1Node): BaseStatus | undefined {
       version: label(LABEL_BASE_VERSION),
       clusterName: label(LABEL_BASE_CLUSTER_NAME),
     },
-    localIP: internal?.address || "127.0.0.1",
+    localIP: ip || "127.0.0.1",
     localHostName: label(LABEL_BASE_HOST_NAME),
     port: Number(label(LABEL_BASE_TUNNEL_PORT)) || ARKLET_DEFAULT_PORT,
     state: "activated",
@@ -251,6 +255,28 @@ export function withTimes(
     return { ...c, lastHeartbeatTime: now, lastTransitionTime };
   });
   return { ...desired, conditions };
+}
+
+/** JSON-patch ops that bring a Node's labels and annotations to what we want, touching nothing else. */
+export function metadataPatch(
+  current: V1Node,
+  want: V1Node,
+): Array<{ op: "add"; path: string; value: unknown }> {
+  const esc = (k: string) => k.replace(/~/g, "~0").replace(/\//g, "~1");
+  const stale = (have: Record<string, string> | undefined, need: Record<string, string>) =>
+    Object.entries(need).filter(([k, v]) => have?.[k] !== v);
+  const ops: Array<{ op: "add"; path: string; value: unknown }> = [];
+  for (const field of ["labels", "annotations"] as const) {
+    const have = current.metadata?.[field];
+    const need = want.metadata?.[field] ?? {};
+    const missing = stale(have, need);
+    if (missing.length === 0) continue;
+    if (!have) ops.push({ op: "add", path: `/metadata/${field}`, value: need });
+    else
+      for (const [k, v] of missing)
+        ops.push({ op: "add", path: `/metadata/${field}/${esc(k)}`, value: v });
+  }
+  return ops;
 }
 
 export function leaseLabels(env: string): Record<string, string> {

@@ -1,18 +1,15 @@
 // VNode lifecycle at run time: heartbeats create VNodes (any replica, idempotently); for the
-// VNodes this replica owns, a worker renews the Lease, polls /health and keeps the Node status
-// true, marks it NotReady when the base goes silent, and deletes it past the TTL.
+// VNodes this replica owns (ShardOwnership holds and renews their Leases), a worker polls
+// /health and keeps the Node status true, marks it NotReady when the base goes silent, and
+// deletes it past the TTL.
 import { errText, httpStatus } from "../errors";
 import { K8s, kind } from "kubernetes-fluent-client";
 import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
-import {
-  COMPONENT_VNODE,
-  LABEL_COMPONENT,
-  LABEL_ENV,
-  MODULE_NAMESPACE,
-  vnodeName,
-} from "../contract";
-import { Lease, microTime } from "../kinds";
+import { MODULE_NAMESPACE, vnodeName } from "../contract";
+import { Lease } from "../kinds";
+import type { Logger } from "../logger";
+import { OwnerHooks, ShardOwnership } from "../shards/ownership";
 import { ArkletClient, ArkletUnreachable, HealthData } from "../arklet/client";
 import { BaseStatus } from "../tunnel/heartbeat";
 import { ModuleWorker } from "../modules/worker";
@@ -25,24 +22,12 @@ import {
   desiredStatus,
   fingerprint,
   LEASE_NAMESPACE,
-  leaseLabels,
+  metadataPatch,
   vnodeLabels,
   withTimes,
 } from "./node";
 
-/** The seam where sharding plugs in: which VNodes this replica drives. */
-export interface Ownership {
-  owns(vnode: string): boolean;
-}
-
-/** One replica owns everything. */
-export const SOLE_OWNER: Ownership = { owns: () => true };
-
-export interface Logger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type { Logger };
 
 interface Tracked {
   name: string;
@@ -54,37 +39,38 @@ interface Tracked {
   written: string;
   timers: NodeJS.Timeout[];
   busy: boolean;
+  /** The /health call on the wire, if any: a handover waits for it. */
+  polling?: Promise<void>;
 }
 
 const LIVENESS_CHECK_MS = 3000;
+/** A base that keeps heartbeating here is re-checked against its Node this often. */
+const RECHECK_MS = 5 * 60_000;
 
-export class VNodeRegistry {
+/**
+ * Any replica turns heartbeats into Nodes and Leases; only the VNodes this replica owns (see
+ * ShardOwnership) are tracked here, each with its timers and module worker.
+ */
+export class VNodeRegistry implements OwnerHooks {
   private nodes = new Map<string, Tracked>();
+  /** What this replica last made sure of for each base it hears from: labels and address. */
+  private seen = new Map<string, { key: string; at: number }>();
   /** Every module pod bound to a VNode, by node name, so a worker starts with what is there. */
   private podsByNode = new Map<string, Map<string, V1Pod>>();
   private readonly arklet: ArkletClient;
+  readonly ownership: ShardOwnership;
 
   constructor(
     private cfg: Config,
     private log: Logger,
-    private ownership: Ownership = SOLE_OWNER,
   ) {
     this.arklet = new ArkletClient(`koupleless-pepr/${cfg.replicaId}`);
+    this.ownership = new ShardOwnership(cfg, log, this);
   }
 
-  /** Adopts the VNodes that already exist, without waiting for heartbeats (no flap on restart). */
+  /** Joins the replica set; our own Leases from before a restart come back at once (no flap). */
   async start(): Promise<void> {
-    const list = await K8s(kind.Node)
-      .WithLabel(LABEL_COMPONENT, COMPONENT_VNODE)
-      .WithLabel(LABEL_ENV, this.cfg.env)
-      .Get();
-    for (const node of list.items) {
-      const base = baseFromVNode(node);
-      if (!base) continue;
-      const t = this.track(node.metadata?.name ?? "", base);
-      t.written = fingerprint(node.status);
-      this.log.info({ vnode: t.name }, "adopted existing VNode");
-    }
+    await this.ownership.start();
   }
 
   /** A module pod changed; its VNode's worker (if this replica owns it) takes it from here. */
@@ -98,13 +84,13 @@ export class VNodeRegistry {
     this.nodes.get(node)?.modules?.onPod(pod, deleted);
   }
 
-  stop(): void {
-    for (const t of this.nodes.values()) {
-      t.timers.forEach(clearInterval);
-      t.modules?.stop();
-    }
+  /** Graceful: hands every VNode to a peer first. Otherwise stops at once (Leases expire). */
+  async stop(graceful: boolean): Promise<void> {
+    if (graceful) await this.ownership.stop();
+    else this.ownership.halt();
+    for (const t of this.nodes.values()) this.untrack(t).modules?.stop();
     this.nodes.clear();
-    void this.arklet.close();
+    await this.arklet.close();
   }
 
   /** Called by the tunnel for every valid heartbeat. */
@@ -115,34 +101,64 @@ export class VNodeRegistry {
       await this.remove(name);
       return;
     }
-    const known = this.nodes.get(name);
-    const changed =
-      !known ||
-      JSON.stringify(vnodeLabels(known.base, this.cfg.env)) !==
-        JSON.stringify(vnodeLabels(base, this.cfg.env)) ||
-      known.base.localIP !== base.localIP;
-    if (changed) {
-      // Node and Lease first: the worker that track() starts writes to both at once
+    const key = JSON.stringify([vnodeLabels(base, this.cfg.env), base.localIP]);
+    const last = this.seen.get(name);
+    if (!last || last.key !== key || Date.now() - last.at > RECHECK_MS) {
+      // Node and Lease first: the owner's worker writes to both
       await this.ensureNode(base);
-      await this.ensureLease(name);
+      await this.ensureLease(name, base);
+      this.seen.set(name, { key, at: Date.now() });
     }
-    const t = this.track(name, base);
-    t.lastSeen = Date.now();
+    const t = this.nodes.get(name);
+    if (t) {
+      t.base = base;
+      t.lastSeen = Date.now();
+    }
+  }
+
+  // ---------- ownership hooks ----------
+
+  take(name: string, node: V1Node): void {
+    const base = baseFromVNode(node);
+    if (this.nodes.has(name) || !base) return;
+    const t: Tracked = {
+      name,
+      base,
+      lastSeen: Date.now(),
+      written: fingerprint(node.status),
+      timers: [],
+      busy: false,
+    };
+    this.nodes.set(name, t);
+    this.startWorker(t);
+  }
+
+  async drop(name: string, how: "release" | "lost" | "gone"): Promise<void> {
+    const t = this.nodes.get(name);
+    if (!t) return;
+    this.nodes.delete(name);
+    this.untrack(t);
+    if (how === "lost") t.modules?.stop();
+    if (how === "gone") await t.modules?.forget();
+    if (how === "release") {
+      await t.polling?.catch(() => undefined);
+      await t.modules?.drain(this.cfg.drainSeconds * 1000);
+    }
+  }
+
+  refresh(name: string, node: V1Node): void {
+    const t = this.nodes.get(name);
+    const base = baseFromVNode(node);
+    if (!t || !base) return;
+    if (t.base.localIP !== base.localIP || t.base.port !== base.port) t.base = base;
+  }
+
+  /** Names of the bases this replica heard from that no longer have a Node. */
+  listed(names: Set<string>): void {
+    for (const name of this.seen.keys()) if (!names.has(name)) this.seen.delete(name);
   }
 
   // ---------- tracking and timers ----------
-
-  private track(name: string, base: BaseStatus): Tracked {
-    const existing = this.nodes.get(name);
-    if (existing) {
-      existing.base = base;
-      return existing;
-    }
-    const t: Tracked = { name, base, lastSeen: Date.now(), written: "", timers: [], busy: false };
-    this.nodes.set(name, t);
-    if (this.ownership.owns(name)) this.startWorker(t);
-    return t;
-  }
 
   private startWorker(t: Tracked): void {
     const every = (ms: number, fn: () => Promise<void>) => {
@@ -154,8 +170,7 @@ export class VNodeRegistry {
       t.timers.push(setInterval(tick, ms));
       tick(); // at once: after a restart the Lease must not wait a whole period
     };
-    every(this.cfg.leaseRenewSeconds * 1000, () => this.renewLease(t.name));
-    every(this.cfg.healthPollSeconds * 1000, () => this.pollHealth(t));
+    every(this.cfg.healthPollSeconds * 1000, () => (t.polling = this.pollHealth(t)));
     every(LIVENESS_CHECK_MS, () => this.checkLiveness(t));
     const address = () => ({ ip: t.base.localIP, port: t.base.port });
     const shard = new ShardStore(t.name, {
@@ -165,6 +180,7 @@ export class VNodeRegistry {
     });
     t.modules = new ModuleWorker({
       shard,
+      mayAct: () => this.ownership.owns(t.name),
       vnode: t.name,
       base: address,
       arklet: this.arklet,
@@ -189,7 +205,7 @@ export class VNodeRegistry {
   }
 
   private async pollHealth(t: Tracked): Promise<void> {
-    if (t.busy) return;
+    if (t.busy || !this.ownership.owns(t.name)) return;
     t.busy = true;
     try {
       const res = await this.arklet.health(
@@ -210,7 +226,7 @@ export class VNodeRegistry {
 
   // ---------- Kubernetes writes ----------
 
-  /** Creates the Node, or patches only our labels: never re-sends taints the node-lifecycle controller may have added. */
+  /** Creates the Node, or patches only our labels and annotation: never re-sends taints the node-lifecycle controller may have added. */
   private async ensureNode(base: BaseStatus): Promise<void> {
     const want = buildVNode(base, this.cfg.env);
     const name = want.metadata?.name ?? "";
@@ -225,52 +241,19 @@ export class VNodeRegistry {
       this.log.info({ vnode: name }, "created VNode");
       return;
     }
-    const labels = want.metadata?.labels ?? {};
-    const stale = Object.entries(labels).filter(([k, v]) => node?.metadata?.labels?.[k] !== v);
-    if (stale.length === 0) return;
-    await K8s(kind.Node).Patch(
-      stale.map(([k, v]) => ({
-        op: "add" as const,
-        path: `/metadata/labels/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`,
-        value: v,
-      })),
-    );
+    const patch = metadataPatch(node, want);
+    if (patch.length > 0) await K8s(kind.Node).Patch(patch);
   }
 
-  private async ensureLease(name: string): Promise<void> {
+  /** A missing Lease is created through ownership: held by us if we are under our share. */
+  private async ensureLease(name: string, base: BaseStatus): Promise<void> {
     try {
       await K8s(Lease).InNamespace(LEASE_NAMESPACE).Get(name);
       return;
     } catch (err) {
       if (httpStatus(err) !== 404) throw err;
     }
-    const now = microTime();
-    const owner = this.ownership.owns(name) ? this.cfg.replicaId : undefined;
-    await K8s(Lease).Create({
-      metadata: { name, namespace: LEASE_NAMESPACE, labels: leaseLabels(this.cfg.env) },
-      spec: {
-        holderIdentity: owner,
-        leaseDurationSeconds: this.cfg.leaseDurationSeconds,
-        acquireTime: now,
-        renewTime: now,
-      },
-    });
-  }
-
-  private async renewLease(name: string): Promise<void> {
-    try {
-      await this.patchLease(name);
-    } catch (err) {
-      if (httpStatus(err) !== 404) throw err;
-      await this.ensureLease(name); // deleted behind our back, or not created yet
-    }
-  }
-
-  private async patchLease(name: string): Promise<void> {
-    await K8s(Lease, { namespace: LEASE_NAMESPACE, name }).Patch([
-      { op: "add", path: "/spec/renewTime", value: microTime() },
-      { op: "add", path: "/spec/holderIdentity", value: this.cfg.replicaId },
-    ]);
+    await this.ownership.createLease(name, buildVNode(base, this.cfg.env));
   }
 
   private async syncStatus(t: Tracked): Promise<void> {
@@ -295,12 +278,18 @@ export class VNodeRegistry {
     t.written = fp;
   }
 
-  /** Deletes the Node and its Lease and forgets the base. */
+  private untrack(t: Tracked): Tracked {
+    t.timers.forEach(clearInterval);
+    t.timers = [];
+    return t;
+  }
+
+  /** Deletes the Node and its Lease and forgets the base (any replica may: DEACTIVATED, TTL). */
   async remove(name: string): Promise<void> {
     const t = this.nodes.get(name);
-    t?.timers.forEach(clearInterval);
-    await t?.modules?.forget();
     this.nodes.delete(name);
+    this.seen.delete(name);
+    if (t) await this.untrack(t).modules?.forget();
     await K8s(kind.Node).Delete(name);
     await K8s(Lease).InNamespace(LEASE_NAMESPACE).Delete(name);
   }

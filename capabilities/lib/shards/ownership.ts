@@ -1,0 +1,309 @@
+// VNode ownership through the node Leases in kube-node-lease (holderIdentity = replica id), and
+// replica membership through one Lease per replica in the module's namespace. Every change of
+// holder is a resourceVersion- or holder-guarded JSON patch, so two replicas never both win; a
+// replica acts on a VNode only while its last successful renewal is recent enough that no peer
+// can yet see the Lease as expired.
+import { K8s, kind } from "kubernetes-fluent-client";
+import type { V1Node } from "@kubernetes/client-node";
+import { Config } from "../config";
+import {
+  COMPONENT_REPLICA,
+  COMPONENT_VNODE,
+  LABEL_COMPONENT,
+  LABEL_ENV,
+  MODULE_NAMESPACE,
+  NODE_LEASE_NAMESPACE,
+  REPLICA_LEASE_PREFIX,
+} from "../contract";
+import { errText, httpStatus } from "../errors";
+import { Lease, microTime } from "../kinds";
+import { leaseLabels } from "../vnode/node";
+import type { Logger } from "../logger";
+import { acquirePatch, expired, fairShare, leaseView, planBalance } from "./plan";
+import { ownedVNodes, releases, renewFailures, takeovers } from "../metrics";
+
+/** What the registry does when ownership changes. */
+export interface OwnerHooks {
+  /** Start driving the VNode (Lease just acquired). */
+  take(name: string, node: V1Node): void;
+  /** Stop driving it: "release" finishes in-flight work first, "lost" stops at once, "gone" also forgets its shard. */
+  drop(name: string, how: "release" | "lost" | "gone"): Promise<void>;
+  /** The Node as last listed, for an owned VNode (its base address may have changed). */
+  refresh(name: string, node: V1Node): void;
+  /** Every VNode that exists now. */
+  listed(names: Set<string>): void;
+}
+
+type Patch = Parameters<ReturnType<typeof K8s<typeof Lease>>["Patch"]>[0];
+
+/** 409 and 422 are how the apiserver says a guarded write lost a race. */
+const lostRace = (err: unknown) => [409, 422].includes(httpStatus(err) ?? 0);
+
+export class ShardOwnership {
+  /** Owned VNodes and the time until which we may act on each. */
+  private held = new Map<string, number>();
+  private releasing = new Set<string>();
+  /** From the last balance pass: VNodes that exist and replicas that are live. */
+  private vnodeCount = 0;
+  private memberCount = 1;
+  private timers: NodeJS.Timeout[] = [];
+  private ticking = false;
+  private stopped = false;
+  private readonly me: string;
+
+  constructor(
+    private cfg: Config,
+    private log: Logger,
+    private hooks: OwnerHooks,
+  ) {
+    this.me = cfg.replicaId;
+  }
+
+  /** True while we hold the VNode's Lease and no peer can yet see it as expired. */
+  owns(name: string): boolean {
+    const until = this.held.get(name);
+    return until !== undefined && Date.now() < until;
+  }
+
+  ownedCount(): number {
+    return this.held.size;
+  }
+
+  async start(): Promise<void> {
+    await this.announce();
+    await this.tick();
+    const every = (s: number, fn: () => Promise<void>) =>
+      this.timers.push(
+        setInterval(
+          () =>
+            void fn().catch(err =>
+              this.log.error({ err: errText(err) }, "VNode ownership step failed"),
+            ),
+          s * 1000,
+        ),
+      );
+    every(this.cfg.balanceSeconds, () => this.tick());
+    every(this.cfg.leaseRenewSeconds, () => this.renewAll());
+  }
+
+  /** Graceful stop: hand every VNode over (in-flight work finished, shard saved), then leave. */
+  async stop(): Promise<void> {
+    this.timers.forEach(clearInterval);
+    this.stopped = true;
+    await Promise.all([...this.held.keys()].map(name => this.release(name)));
+    await K8s(Lease).InNamespace(MODULE_NAMESPACE).Delete(this.memberName());
+    this.log.info({ replica: this.me }, "left the replica set; all VNodes handed over");
+  }
+
+  /** Stops acting at once (tests, crash-like shutdown): Leases simply expire. */
+  halt(): void {
+    this.timers.forEach(clearInterval);
+    this.stopped = true;
+  }
+
+  /** A heartbeat found no Lease: create it, held by us while we are under our share. */
+  async createLease(name: string, node: V1Node): Promise<void> {
+    // counting the new VNode, so that the first replica to hear of it can take it at once
+    const mine = this.held.size < fairShare(++this.vnodeCount, this.memberCount) && !this.stopped;
+    const now = microTime();
+    try {
+      await K8s(Lease).Create({
+        metadata: { name, namespace: NODE_LEASE_NAMESPACE, labels: leaseLabels(this.cfg.env) },
+        spec: {
+          ...(mine ? { holderIdentity: this.me, acquireTime: now } : {}),
+          leaseDurationSeconds: this.cfg.leaseDurationSeconds,
+          renewTime: now,
+        },
+      });
+    } catch (err) {
+      if (httpStatus(err) === 409) return; // another replica made it first
+      throw err;
+    }
+    if (mine) this.took(name, node, Date.now());
+  }
+
+  // ---------- the balance loop ----------
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      await this.balance();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async balance(): Promise<void> {
+    const now = Date.now();
+    const [nodes, leases, members] = await Promise.all([
+      K8s(kind.Node)
+        .WithLabel(LABEL_COMPONENT, COMPONENT_VNODE)
+        .WithLabel(LABEL_ENV, this.cfg.env)
+        .Get(),
+      K8s(Lease)
+        .InNamespace(NODE_LEASE_NAMESPACE)
+        .WithLabel(LABEL_COMPONENT, leaseLabels(this.cfg.env)[LABEL_COMPONENT])
+        .WithLabel(LABEL_ENV, this.cfg.env)
+        .Get(),
+      this.liveMembers(now),
+    ]);
+    const byName = new Map(nodes.items.map(n => [n.metadata?.name ?? "", n]));
+    const leaseByName = new Map(leases.items.map(l => [l.metadata?.name ?? "", l]));
+    this.hooks.listed(new Set(byName.keys()));
+    await this.forgetGone(byName);
+    for (const name of this.held.keys()) {
+      const node = byName.get(name);
+      if (node) this.hooks.refresh(name, node);
+    }
+    const plan = planBalance({
+      me: this.me,
+      now,
+      vnodes: [...byName.keys()],
+      leases: new Map([...leaseByName].map(([k, l]) => [k, leaseView(l)])),
+      members,
+      mine: new Set(this.held.keys()),
+    });
+    this.vnodeCount = byName.size;
+    this.memberCount = new Set([...members, this.me]).size;
+    for (const name of plan.acquire) {
+      await this.acquire(name, leaseByName.get(name), byName.get(name) as V1Node);
+    }
+    await Promise.all(plan.release.map(name => this.release(name)));
+    ownedVNodes.set(this.held.size);
+  }
+
+  /** VNodes deleted by anyone (a DEACTIVATED heartbeat may reach another replica). */
+  private async forgetGone(nodes: Map<string, V1Node>): Promise<void> {
+    for (const name of [...this.held.keys()].filter(n => !nodes.has(n))) {
+      this.held.delete(name);
+      await this.hooks.drop(name, "gone");
+    }
+  }
+
+  private async acquire(name: string, lease: Lease | undefined, node: V1Node): Promise<void> {
+    if (this.stopped) return;
+    const sent = Date.now();
+    if (!lease) return this.createLease(name, node);
+    const prev = lease.spec?.holderIdentity ?? "";
+    const now = microTime(new Date(sent));
+    const patch = acquirePatch(lease, this.me, this.cfg.leaseDurationSeconds, now) as Patch;
+    try {
+      await K8s(Lease, { namespace: NODE_LEASE_NAMESPACE, name }).Patch(patch);
+    } catch (err) {
+      if (lostRace(err) || httpStatus(err) === 404) return; // someone else was faster
+      throw err;
+    }
+    if (prev !== this.me) {
+      takeovers.inc();
+      this.log.info({ vnode: name, from: prev || "(free)" }, "took over VNode");
+    }
+    this.took(name, node, sent);
+  }
+
+  private took(name: string, node: V1Node, sent: number): void {
+    this.held.set(name, sent + this.validityMs());
+    ownedVNodes.set(this.held.size);
+    this.hooks.take(name, node);
+  }
+
+  /** How long after a renewal we may act: one renew period short of what peers wait. */
+  private validityMs(): number {
+    return (this.cfg.leaseDurationSeconds - this.cfg.leaseRenewSeconds) * 1000;
+  }
+
+  /** Finish in-flight work and save the shard, then clear the holder so a peer can take it. */
+  private async release(name: string): Promise<void> {
+    if (this.releasing.has(name)) return;
+    this.releasing.add(name);
+    try {
+      await this.hooks.drop(name, "release");
+      this.held.delete(name);
+      await K8s(Lease, { namespace: NODE_LEASE_NAMESPACE, name }).Patch([
+        { op: "test", path: "/spec/holderIdentity", value: this.me },
+        { op: "remove", path: "/spec/holderIdentity" },
+      ]);
+      releases.inc();
+      this.log.info({ vnode: name }, "released VNode to a peer");
+    } catch (err) {
+      if (!lostRace(err) && httpStatus(err) !== 404) throw err;
+    } finally {
+      this.releasing.delete(name);
+      ownedVNodes.set(this.held.size);
+    }
+  }
+
+  // ---------- renewal ----------
+
+  private async renewAll(): Promise<void> {
+    await this.announce();
+    // Leases being released are renewed too: we hold them until the holder is cleared
+    await Promise.all([...this.held.keys()].map(name => this.renew(name)));
+  }
+
+  private async renew(name: string): Promise<void> {
+    const sent = Date.now();
+    try {
+      await K8s(Lease, { namespace: NODE_LEASE_NAMESPACE, name }).Patch([
+        { op: "test", path: "/spec/holderIdentity", value: this.me },
+        { op: "add", path: "/spec/renewTime", value: microTime(new Date(sent)) },
+      ]);
+      if (this.held.has(name)) this.held.set(name, sent + this.validityMs());
+    } catch (err) {
+      renewFailures.inc();
+      await this.renewFailed(name, err);
+    }
+  }
+
+  private async renewFailed(name: string, err: unknown): Promise<void> {
+    const outOfTime = (this.held.get(name) ?? 0) <= Date.now();
+    if (lostRace(err) || httpStatus(err) === 404 || outOfTime) {
+      this.log.warn(
+        { vnode: name, err: errText(err) },
+        "lost the VNode's Lease: stopping its work",
+      );
+      this.held.delete(name);
+      await this.hooks.drop(name, "lost");
+      return;
+    }
+    this.log.warn({ vnode: name, err: errText(err) }, "could not renew the VNode's Lease");
+  }
+
+  // ---------- membership ----------
+
+  private memberName(): string {
+    return `${REPLICA_LEASE_PREFIX}${this.me}`;
+  }
+
+  /** Our membership Lease: peers count us in the fair share while it is fresh. */
+  private async announce(): Promise<void> {
+    if (this.stopped) return;
+    await K8s(Lease).Apply(
+      {
+        metadata: {
+          name: this.memberName(),
+          namespace: MODULE_NAMESPACE,
+          labels: { [LABEL_COMPONENT]: COMPONENT_REPLICA, [LABEL_ENV]: this.cfg.env },
+        },
+        spec: {
+          holderIdentity: this.me,
+          leaseDurationSeconds: this.cfg.leaseDurationSeconds,
+          renewTime: microTime(),
+        },
+      },
+      { force: true },
+    );
+  }
+
+  private async liveMembers(now: number): Promise<string[]> {
+    const list = await K8s(Lease)
+      .InNamespace(MODULE_NAMESPACE)
+      .WithLabel(LABEL_COMPONENT, COMPONENT_REPLICA)
+      .WithLabel(LABEL_ENV, this.cfg.env)
+      .Get();
+    return list.items
+      .map(leaseView)
+      .filter(l => l.holder !== "" && !expired(l, now))
+      .map(l => l.holder);
+  }
+}
