@@ -9,12 +9,16 @@ import {
   stopGracefullyOnSignals,
 } from "./capabilities/lib/controller";
 import { ModuleAdmission } from "./capabilities/module-admission";
+import { PlacementPolicy } from "./capabilities/placement-policy";
 import { ModuleLifecycle } from "./capabilities/module-lifecycle";
 
 try {
   const conf = config(); // fail at start-up, with the variable's name, rather than on the first request
   // deferStart: a local replica serves Pepr's port from config (several run on one machine)
-  const mod = new PeprModule(cfg, [ModuleAdmission, ModuleLifecycle], { deferStart: true });
+  // the placement policy first: module-admission turns its cluster choice into node affinity
+  const mod = new PeprModule(cfg, [PlacementPolicy, ModuleAdmission, ModuleLifecycle], {
+    deferStart: true,
+  });
   if (process.env.PEPR_MODE !== "build") mod.start(conf.peprPort); // a build only lists bindings
   if (isWatcherProcess(process.env)) {
     startController(conf, Log)

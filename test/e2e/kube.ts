@@ -4,29 +4,8 @@ import { join } from "node:path";
 import { K8s, kind } from "kubernetes-fluent-client";
 import { readState } from "../../hack/cluster/cluster";
 
-export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-/** Polls fn until it returns a truthy value; fails with `what` and the last value seen. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false | "">,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs / 1000}s waiting for ${what}; last: ${JSON.stringify(last)}`,
-  );
-}
+export { sleep, waitFor } from "../../hack/dev/wait";
+import { waitFor } from "../../hack/dev/wait";
 
 /** Creates a namespace and waits for its default ServiceAccount (made by kube-controller-manager). */
 export async function createNamespace(prefix: string): Promise<string> {

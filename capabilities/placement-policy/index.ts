@@ -1,0 +1,64 @@
+// Placement policy for module pods: bindings only; the logic lives in policy.ts beside it.
+import { a, Capability, K8s, kind, Log, PeprMutateRequest, PeprValidateRequest } from "pepr";
+import {
+  ANNOTATION_ALLOWED_BASE_CLUSTERS,
+  COMPONENT_MODULE,
+  LABEL_COMPONENT,
+} from "../lib/contract";
+import { errText } from "../lib/errors";
+import { denyMessage } from "../module-admission/validate";
+import { cachedFor, withTimeout } from "./lookup";
+import { placeModulePod, placementProblems, Policy, policyOf, unreadablePolicy } from "./policy";
+
+export const PlacementPolicy = new Capability({
+  name: "placement-policy",
+  description:
+    "Keeps the module pods of a namespace on the base clusters its koupleless-pepr.io/allowed-base-clusters annotation allows.",
+});
+
+const { When } = PlacementPolicy;
+
+// A few seconds: a burst of creates reads the namespace once, and an edited annotation applies
+// almost at once. The timeout stays well inside the webhook's 10 s.
+const NAMESPACE_TTL_MS = 5_000;
+const NAMESPACE_TIMEOUT_MS = 3_000;
+
+const namespaceAnnotation = cachedFor(async (ns: string) => {
+  const read = withTimeout(K8s(kind.Namespace).Get(ns), NAMESPACE_TIMEOUT_MS, "GET namespace");
+  return (await read).metadata?.annotations?.[ANNOTATION_ALLOWED_BASE_CLUSTERS];
+}, NAMESPACE_TTL_MS);
+
+type PodRequest = PeprMutateRequest<a.Pod> | PeprValidateRequest<a.Pod>;
+
+async function policyFor(req: PodRequest): Promise<Policy> {
+  const ns = req.Request.namespace || req.Raw.metadata?.namespace;
+  if (!ns) return { kind: "none" };
+  try {
+    return policyOf(ns, await namespaceAnnotation(ns));
+  } catch (err) {
+    return unreadablePolicy(ns, errText(err));
+  }
+}
+
+async function placeModule(req: PeprMutateRequest<a.Pod>): Promise<void> {
+  const policy = await policyFor(req);
+  // Never throw here: Pepr would refuse with a bare "denied without explanation"; validation
+  // refuses the same pod with the policy's own message instead.
+  if (policy.kind === "refuse") {
+    Log.warn({ problem: policy.problem }, "placement policy: mutation skipped");
+    return;
+  }
+  const pod = placeModulePod(req.Raw, policy);
+  req.Raw.metadata = pod.metadata;
+  req.Raw.spec = pod.spec;
+}
+
+async function checkModule(req: PeprValidateRequest<a.Pod>) {
+  const problems = placementProblems(req.Raw, await policyFor(req));
+  return problems.length ? req.Deny(denyMessage(problems)) : req.Approve();
+}
+
+// CREATE only: a pod's scheduling constraints cannot change afterwards, and pods admitted before
+// the namespace got (or changed) its annotation must still be updatable and deletable.
+When(a.Pod).IsCreated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Mutate(placeModule);
+When(a.Pod).IsCreated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Validate(checkModule);

@@ -1,0 +1,166 @@
+import { describe, expect, it } from "@jest/globals";
+import { parse } from "yaml";
+import { chartValues, watcherTemplate, addedFiles } from "./chart";
+import { BuildSettings, Doc, productionize, wildcardRules } from "./productionize";
+import { CLUSTER_RULES } from "./rbac";
+
+const S: BuildSettings = {
+  uuid: "koupleless-pepr",
+  watcherReplicas: 3,
+  tunnelPort: 7777,
+  terminationGraceSeconds: 45,
+};
+
+/** The shape of what `pepr build` 1.1.4 writes, reduced to what the step touches. */
+function peprOutput(): Doc[] {
+  const wildcard = { apiGroups: ["*"], resources: ["*"], verbs: ["get", "list"] };
+  return [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "pepr-system" } },
+    { kind: "ClusterRole", metadata: { name: "pepr-koupleless-pepr" }, rules: [wildcard] },
+    {
+      kind: "Role",
+      metadata: { name: "pepr-koupleless-pepr-store", namespace: "pepr-system" },
+      rules: [
+        { apiGroups: ["pepr.dev"], resourceNames: [""], resources: ["peprstores"], verbs: ["get"] },
+      ],
+    },
+    { kind: "RoleBinding", metadata: { name: "pepr-koupleless-pepr-store" } },
+    { kind: "Secret", metadata: { name: "pepr-koupleless-pepr-module" }, data: { m: "abcd" } },
+    {
+      kind: "Deployment",
+      metadata: { name: "pepr-koupleless-pepr-watcher", namespace: "pepr-system" },
+      spec: {
+        replicas: 1,
+        strategy: { type: "Recreate" },
+        template: {
+          metadata: { labels: { app: "pepr-koupleless-pepr-watcher" } },
+          spec: {
+            terminationGracePeriodSeconds: 5,
+            containers: [
+              {
+                name: "watcher",
+                ports: [{ containerPort: 3000 }],
+                env: [{ name: "PEPR_WATCH_MODE", value: "true" }],
+              },
+            ],
+          },
+        },
+      },
+    },
+    { kind: "Deployment", metadata: { name: "pepr-koupleless-pepr" }, spec: { replicas: 2 } },
+  ];
+}
+
+const find = (docs: Doc[], kind: string, name: string) =>
+  docs.find(d => d.kind === kind && d.metadata?.name === name);
+
+describe("productionize", () => {
+  const out = productionize(peprOutput(), S);
+  const watcher = find(out, "Deployment", "pepr-koupleless-pepr-watcher");
+  const container = watcher?.spec.template.spec.containers[0];
+
+  it("runs the configured number of watcher replicas, rolling one at a time with a surge", () => {
+    expect(watcher?.spec.replicas).toBe(3);
+    expect(watcher?.spec.strategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+  });
+
+  it("gives each watcher its pod name as replica id, and time to hand over", () => {
+    expect(container.env).toContainEqual({
+      name: "KOUPLELESS_REPLICA_ID",
+      valueFrom: { fieldRef: { fieldPath: "metadata.name" } },
+    });
+    expect(container.env).toContainEqual({ name: "PEPR_WATCH_MODE", value: "true" });
+    expect(watcher?.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
+  });
+
+  it("exposes the heartbeat and metrics port through a Service selecting the watchers", () => {
+    expect(container.ports).toContainEqual({ name: "tunnel", containerPort: 7777 });
+    const svc = find(out, "Service", "pepr-koupleless-pepr-tunnel");
+    expect(svc?.spec.selector).toEqual({
+      app: "pepr-koupleless-pepr-watcher",
+      "pepr.dev/controller": "watcher",
+    });
+    expect(svc?.spec.ports).toEqual([
+      { name: "tunnel", port: 7777, targetPort: "tunnel", protocol: "TCP" },
+    ]);
+    expect(watcher?.spec.template.metadata.annotations["prometheus.io/port"]).toBe("7777");
+  });
+
+  it("replaces every wildcard rule with the scoped ones, and binds the real ServiceAccount", () => {
+    expect(wildcardRules(peprOutput())).toHaveLength(1); // the check can fail
+    expect(wildcardRules(out)).toEqual([]);
+    expect(find(out, "ClusterRole", "pepr-koupleless-pepr")?.rules).toEqual(CLUSTER_RULES);
+    const store = find(out, "RoleBinding", "pepr-koupleless-pepr-store");
+    expect(store?.subjects).toEqual([
+      { kind: "ServiceAccount", name: "pepr-koupleless-pepr", namespace: "pepr-system" },
+    ]);
+    expect(find(out, "Role", "pepr-koupleless-pepr-store")?.rules[0].resourceNames).toBeUndefined();
+    expect(find(out, "Role", "pepr-koupleless-pepr-node-leases")?.metadata.namespace).toBe(
+      "kube-node-lease",
+    );
+  });
+
+  it("adds the PeprStore CRD first and a disruption budget, leaves the admission side alone", () => {
+    expect(out[0].kind).toBe("CustomResourceDefinition");
+    expect(
+      find(out, "PodDisruptionBudget", "pepr-koupleless-pepr-watcher")?.spec.maxUnavailable,
+    ).toBe(1);
+    expect(find(out, "Deployment", "pepr-koupleless-pepr")).toEqual(peprOutput()[6]);
+  });
+
+  it("refuses output that does not look like pepr build's", () => {
+    expect(() => productionize(peprOutput().slice(0, 3), S)).toThrow(
+      /no Deployment pepr-koupleless-pepr-watcher/,
+    );
+  });
+});
+
+describe("the Helm chart", () => {
+  const template = [
+    "spec:",
+    "  replicas: 1",
+    "  strategy:",
+    "    type: Recreate",
+    "          ports:",
+    "            - containerPort: 3000",
+    "            - name: PEPR_WATCH_MODE",
+    '              value: "true"',
+    "",
+  ].join("\n");
+
+  it("templates the replica count and adds the identity and tunnel port", () => {
+    const t = watcherTemplate(template, S);
+    expect(t).toContain("replicas: {{ .Values.watcher.replicas }}");
+    expect(t).toContain("type: RollingUpdate");
+    expect(t).toContain("name: KOUPLELESS_REPLICA_ID");
+    expect(t).toContain("containerPort: 7777");
+  });
+
+  it("fails loudly when Pepr's template changed", () => {
+    expect(() => watcherTemplate("spec: {}", S)).toThrow(/expected text not found/);
+  });
+
+  it("sets values: scoped RBAC, replicas, grace, metrics annotations", () => {
+    const v = chartValues({ rbac: [{ apiGroups: ["*"] }], watcher: { env: [] } }, S);
+    expect(v.rbac).toEqual(CLUSTER_RULES);
+    expect(v.watcher).toMatchObject({ replicas: 3, terminationGracePeriodSeconds: 45, env: [] });
+  });
+
+  it("adds the Service, the PDB, the namespaced RBAC and the CRD as valid YAML", () => {
+    const files = addedFiles(S);
+    expect(Object.keys(files).sort()).toEqual([
+      "crds/peprstores.pepr.dev.yaml",
+      "templates/node-lease-role-binding.yaml",
+      "templates/node-lease-role.yaml",
+      "templates/store-role-binding.yaml",
+      "templates/store-role.yaml",
+      "templates/tunnel-service.yaml",
+      "templates/watcher-pdb.yaml",
+    ]);
+    const svc = files["templates/tunnel-service.yaml"].split("\n").slice(1, -2).join("\n");
+    expect(parse(svc).kind).toBe("Service");
+  });
+});
