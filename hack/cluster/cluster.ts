@@ -42,6 +42,8 @@ export interface UpOptions {
   nodeMonitorGracePeriod: string;
   nodeStartupGracePeriod: string;
   nodeEvictionRate: string;
+  /** kube-controller-manager's client QPS (upstream default 20; burst is 1.5x). */
+  kcmApiQps: string;
   log: (line: string) => void;
 }
 
@@ -50,6 +52,7 @@ export const DEFAULT_UP_OPTIONS: UpOptions = {
   nodeMonitorGracePeriod: process.env.KUBE_LOCAL_NODE_MONITOR_GRACE_PERIOD ?? "60s",
   nodeStartupGracePeriod: process.env.KUBE_LOCAL_NODE_STARTUP_GRACE_PERIOD ?? "60s",
   nodeEvictionRate: process.env.KUBE_LOCAL_NODE_EVICTION_RATE ?? "1",
+  kcmApiQps: process.env.KUBE_LOCAL_KCM_API_QPS ?? "20",
   log: line => console.log(line),
 };
 
@@ -298,6 +301,8 @@ async function startControllers(ctx: Ctx, opts: UpOptions): Promise<void> {
     `--node-monitor-grace-period=${opts.nodeMonitorGracePeriod}`,
     `--node-startup-grace-period=${opts.nodeStartupGracePeriod}`,
     `--node-eviction-rate=${opts.nodeEvictionRate}`,
+    `--kube-api-qps=${opts.kcmApiQps}`,
+    `--kube-api-burst=${Math.ceil(Number(opts.kcmApiQps) * 1.5)}`,
   ]);
   const schedPort = await freePort();
   startComponent(ctx, "kube-scheduler", schedPort, commonControllerArgs(pki, schedPort));

@@ -29,6 +29,11 @@ export async function startReplica(
   tunnelPort: number,
   env: NodeJS.ProcessEnv = {},
 ): Promise<Replica> {
+  if (await metricsUp(tunnelPort)) {
+    throw new Error(
+      `port ${tunnelPort} already serves a tunnel: a replica of an earlier run is still running (pgrep -af replica/cli)`,
+    );
+  }
   mkdirSync(join(CLUSTER_DIR, "logs"), { recursive: true });
   const log = join(CLUSTER_DIR, "logs", `replica-${id}-${Date.now()}.log`);
   const fd = openSync(log, "a");

@@ -40,6 +40,8 @@ export interface BizRecord {
 }
 
 export interface RequestLogEntry {
+  /** When the request arrived, and when the answer went out (ms since the epoch). */
+  receivedAt: number;
   at: number;
   command: string;
   body: unknown;
@@ -235,6 +237,7 @@ export class FakeBase {
       req.socket.destroy();
       return;
     }
+    const receivedAt = Date.now();
     const command = (req.url ?? "/").replace(/^\//, "").split("?")[0];
     if (req.method !== "POST") {
       res
@@ -245,6 +248,7 @@ export class FakeBase {
     const raw = await readBody(req);
     const env = await this.dispatch(command, raw);
     this.log.push({
+      receivedAt,
       at: Date.now(),
       command,
       body: safeJson(raw),
@@ -513,6 +517,11 @@ function safeJson(raw: string): unknown {
   }
 }
 
+/** The loopback address number n maps to: 2 -> 127.0.0.2, 300 -> 127.0.1.44 (all of 127/8 is loopback). */
+export function loopbackHost(n: number): string {
+  return `127.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
 /** Starts `count` bases on 127.0.0.<first>, 127.0.0.<first+1>, ... sharing one port. */
 export async function startFleet(
   count: number,
@@ -521,7 +530,7 @@ export async function startFleet(
 ): Promise<FakeBase[]> {
   const bases: FakeBase[] = [];
   for (let i = 0; i < count; i++) {
-    const host = `127.0.0.${first + i}`;
+    const host = loopbackHost(first + i);
     const base = new FakeBase({ ...partial, host, identity: host });
     base.target = i; // with several controller URLs, bases start spread over them
     await base.start();

@@ -167,11 +167,15 @@ describe("replicas share the bases", () => {
   });
 
   afterAll(async () => {
-    await Promise.all(fleet.map(b => b.stop(true))); // DEACTIVATED: the VNodes go while replicas run
-    await sleep(2000);
-    await K8s(kind.Namespace).Delete(ns);
-    await Promise.all(Object.values(replicas).map(r => stopReplica(r, "SIGKILL")));
-    await stopPeprDev(dev);
+    try {
+      await Promise.all(fleet.map(b => b.stop(true))); // DEACTIVATED: the VNodes go while replicas run
+      await sleep(2000);
+      await K8s(kind.Namespace).Delete(ns);
+    } finally {
+      // whatever failed above, no replica may outlive the suite (it would hold ports and Leases)
+      await Promise.all(Object.values(replicas).map(r => stopReplica(r, "SIGKILL")));
+      await stopPeprDev(dev);
+    }
   });
 
   it("30 bases over 3 replicas: every VNode owned by exactly one, 10 ± 1 each", async () => {

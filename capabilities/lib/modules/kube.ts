@@ -1,17 +1,18 @@
 // The few Kubernetes writes the module lifecycle makes: pod status, pod Events, final delete.
 import { randomBytes } from "node:crypto";
-import { fetch as kfcFetch, K8s, kind } from "kubernetes-fluent-client";
-import { k8sCfg } from "kubernetes-fluent-client/dist/fluent/utils.js";
-import type { FetchMethods } from "kubernetes-fluent-client/dist/fluent/shared-types.js";
+import { K8s, kind } from "kubernetes-fluent-client";
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
+import { apiRequest, MERGE_PATCH } from "../kube/api";
+import { httpStatus } from "../errors";
 
 export const EVENT_SOURCE = "koupleless-pepr";
 
+const podPath = (pod: V1Pod) =>
+  `/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}`;
+
+/** A merge patch of the status subresource, on the kept-alive connection (it is on the install path). */
 export async function writePodStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
-  await K8s(kind.Pod).PatchStatus({
-    metadata: { name: pod.metadata?.name, namespace: pod.metadata?.namespace },
-    status,
-  } as kind.Pod);
+  await apiRequest("PATCH", `${podPath(pod)}/status`, { status }, MERGE_PATCH);
 }
 
 /** Records a Kubernetes Event on the pod; never throws (an Event is worth less than the work). */
@@ -24,7 +25,9 @@ export async function podEvent(
   const now = new Date();
   const name = `${pod.metadata?.name}.${randomBytes(6).toString("hex")}`;
   try {
-    await K8s(kind.CoreEvent).Create({
+    await apiRequest("POST", `/api/v1/namespaces/${pod.metadata?.namespace}/events`, {
+      apiVersion: "v1",
+      kind: "Event",
       metadata: { name, namespace: pod.metadata?.namespace },
       involvedObject: {
         apiVersion: "v1",
@@ -49,15 +52,11 @@ export async function podEvent(
 
 /** Deletes the pod at once, but only the pod we looked at (UID precondition). 404 and 409 mean done. */
 export async function finalDelete(pod: V1Pod): Promise<void> {
-  const { opts, serverUrl } = await k8sCfg("DELETE" as FetchMethods);
-  const url = `${serverUrl}/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}`;
-  const body = JSON.stringify({ gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid } });
-  // the client's headers already carry Content-Type: application/json; a second one is a 415
-  const res = await kfcFetch(url, { ...opts, method: "DELETE", body });
-  if (!res.ok && res.status !== 404 && res.status !== 409) {
-    throw new Error(
-      `deleting pod ${pod.metadata?.namespace}/${pod.metadata?.name}: HTTP ${res.status} ${res.statusText}`,
-    );
+  const body = { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid } };
+  try {
+    await apiRequest("DELETE", podPath(pod), body);
+  } catch (err) {
+    if (httpStatus(err) !== 404 && httpStatus(err) !== 409) throw err;
   }
 }
 

@@ -42,6 +42,7 @@ export class ModuleWorker {
   private busy = new Set<string>();
   private backoff = new Backoff();
   private serial = new KeyedSerial();
+  private statusWrites = new KeyedSerial();
   private limit: Semaphore;
   private pending?: NodeJS.Timeout;
   private pendingDue = 0;
@@ -247,16 +248,14 @@ export class ModuleWorker {
   private async install(key: string, spec: BizSpec): Promise<void> {
     const pods = this.live().filter(p => bizzesOf(p).some(b => specKey(b) === key));
     if (pods.length === 0 || this.stopped || !this.mayAct()) return;
-    await Promise.all(
-      pods.map(p =>
-        podEvent(
-          p,
-          "Normal",
-          "Installing",
-          `installing ${key} from ${spec.bizUrl} on ${this.vnode}`,
-        ),
-      ),
-    );
+    // the Event is for people: it must not hold the install back by an API round trip
+    for (const p of pods)
+      void podEvent(
+        p,
+        "Normal",
+        "Installing",
+        `installing ${key} from ${spec.bizUrl} on ${this.vnode}`,
+      );
     try {
       const env = await this.arklet.installBiz(this.base(), spec, this.cfg.installTimeoutMs);
       const out = installOutcome(env);
@@ -398,7 +397,16 @@ export class ModuleWorker {
     this.boundAt.delete(key);
   }
 
-  private async syncStatus(pod: V1Pod): Promise<void> {
+  /**
+   * One status write per pod at a time, each computed when its turn comes: two writes in
+   * flight at once could land out of order and leave an older status (BizInstalling) on top.
+   */
+  private syncStatus(pod: V1Pod): Promise<void> {
+    const key = podKey(pod);
+    return this.statusWrites.run(key, () => this.writeStatus(this.pods.get(key) ?? pod));
+  }
+
+  private async writeStatus(pod: V1Pod): Promise<void> {
     if (!this.knownBizList && this.failures.size === 0) return;
     const status = podStatusFor(pod, {
       bizzes: this.bizzes,

@@ -3,7 +3,7 @@
 // holder is a resourceVersion- or holder-guarded JSON patch, so two replicas never both win; a
 // replica acts on a VNode only while its last successful renewal is recent enough that no peer
 // can yet see the Lease as expired.
-import { K8s, kind } from "kubernetes-fluent-client";
+import { K8s } from "kubernetes-fluent-client";
 import type { V1Node } from "@kubernetes/client-node";
 import { Config } from "../config";
 import {
@@ -16,6 +16,7 @@ import {
   REPLICA_LEASE_PREFIX,
 } from "../contract";
 import { errText, httpStatus } from "../errors";
+import { apiRequest, JSON_PATCH } from "../kube/api";
 import { Lease, microTime } from "../kinds";
 import { leaseLabels } from "../vnode/node";
 import type { Logger } from "../logger";
@@ -35,6 +36,14 @@ export interface OwnerHooks {
 }
 
 type Patch = Parameters<ReturnType<typeof K8s<typeof Lease>>["Patch"]>[0];
+
+const LEASES = "/apis/coordination.k8s.io/v1";
+
+/** A LIST by our component and env labels. */
+function list<T>(path: string, component: string, env: string): Promise<{ items: T[] }> {
+  const selector = encodeURIComponent(`${LABEL_COMPONENT}=${component},${LABEL_ENV}=${env}`);
+  return apiRequest<{ items: T[] }>("GET", `${path}?labelSelector=${selector}`);
+}
 
 /** 409 and 422 are how the apiserver says a guarded write lost a race. */
 const lostRace = (err: unknown) => [409, 422].includes(httpStatus(err) ?? 0);
@@ -136,16 +145,14 @@ export class ShardOwnership {
 
   private async balance(): Promise<void> {
     const now = Date.now();
+    // three LISTs every balance period: on the kept-alive connection
     const [nodes, leases, members] = await Promise.all([
-      K8s(kind.Node)
-        .WithLabel(LABEL_COMPONENT, COMPONENT_VNODE)
-        .WithLabel(LABEL_ENV, this.cfg.env)
-        .Get(),
-      K8s(Lease)
-        .InNamespace(NODE_LEASE_NAMESPACE)
-        .WithLabel(LABEL_COMPONENT, leaseLabels(this.cfg.env)[LABEL_COMPONENT])
-        .WithLabel(LABEL_ENV, this.cfg.env)
-        .Get(),
+      list<V1Node>("/api/v1/nodes", COMPONENT_VNODE, this.cfg.env),
+      list<Lease>(
+        `${LEASES}/namespaces/${NODE_LEASE_NAMESPACE}/leases`,
+        leaseLabels(this.cfg.env)[LABEL_COMPONENT],
+        this.cfg.env,
+      ),
       this.liveMembers(now),
     ]);
     const byName = new Map(nodes.items.map(n => [n.metadata?.name ?? "", n]));
@@ -244,10 +251,16 @@ export class ShardOwnership {
   private async renew(name: string): Promise<void> {
     const sent = Date.now();
     try {
-      await K8s(Lease, { namespace: NODE_LEASE_NAMESPACE, name }).Patch([
-        { op: "test", path: "/spec/holderIdentity", value: this.me },
-        { op: "add", path: "/spec/renewTime", value: microTime(new Date(sent)) },
-      ]);
+      // every owned VNode, every renew period: the kept-alive connection, not a new one each
+      await apiRequest(
+        "PATCH",
+        `/apis/coordination.k8s.io/v1/namespaces/${NODE_LEASE_NAMESPACE}/leases/${name}`,
+        [
+          { op: "test", path: "/spec/holderIdentity", value: this.me },
+          { op: "add", path: "/spec/renewTime", value: microTime(new Date(sent)) },
+        ],
+        JSON_PATCH,
+      );
       if (this.held.has(name)) this.held.set(name, sent + this.validityMs());
     } catch (err) {
       renewFailures.inc();
@@ -296,12 +309,12 @@ export class ShardOwnership {
   }
 
   private async liveMembers(now: number): Promise<string[]> {
-    const list = await K8s(Lease)
-      .InNamespace(MODULE_NAMESPACE)
-      .WithLabel(LABEL_COMPONENT, COMPONENT_REPLICA)
-      .WithLabel(LABEL_ENV, this.cfg.env)
-      .Get();
-    return list.items
+    const members = await list<Lease>(
+      `${LEASES}/namespaces/${MODULE_NAMESPACE}/leases`,
+      COMPONENT_REPLICA,
+      this.cfg.env,
+    );
+    return members.items
       .map(leaseView)
       .filter(l => l.holder !== "" && !expired(l, now))
       .map(l => l.holder);

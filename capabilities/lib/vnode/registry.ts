@@ -8,6 +8,7 @@ import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
 import { MODULE_NAMESPACE, vnodeName } from "../contract";
 import { Lease } from "../kinds";
+import { apiRequest, MERGE_PATCH } from "../kube/api";
 import type { Logger } from "../logger";
 import { OwnerHooks, ShardOwnership } from "../shards/ownership";
 import { ArkletClient, ArkletUnreachable, HealthData } from "../arklet/client";
@@ -264,11 +265,10 @@ export class VNodeRegistry implements OwnerHooks {
     const fp = fingerprint(desired);
     if (fp === t.written) return;
     if (!t.health && reachable) return; // adopted or new: keep what is there until the base answers
-    const current = (await K8s(kind.Node).Get(t.name)).status as V1NodeStatus | undefined;
-    await K8s(kind.Node).PatchStatus({
-      metadata: { name: t.name },
-      status: withTimes(desired, current, new Date()),
-    } as kind.Node);
+    const path = `/api/v1/nodes/${t.name}`;
+    const current = (await apiRequest<V1Node>("GET", path)).status as V1NodeStatus | undefined;
+    const status = withTimes(desired, current, new Date());
+    await apiRequest("PATCH", `${path}/status`, { status }, MERGE_PATCH);
     if (t.written !== "" || !reachable) {
       this.log.info(
         { vnode: t.name, ready: reachable },

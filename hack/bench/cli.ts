@@ -1,0 +1,206 @@
+// npm run bench -- [--bases B] [--modules M] [--replicas R] [--install-ms L] [--rate N]
+//                   [--admission] [--idle-bases N --duration S] [--out FILE]
+// Brings up what it needs, runs the scenario, tears down what it started, and writes JSON
+// plus a short summary. Numbers only: no thresholds (they belong in docs/benchmarks.md).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../cluster/cluster";
+import { admissionLatency, AdmissionLevel } from "./admission";
+import { createPass, deletePass, DeletionResult, PassResult, PodClock } from "./churn";
+import { bringUp, Harness, tearDown } from "./harness";
+import { CostResult, measureCost, quietFor } from "./idle";
+
+const USAGE = `usage: npm run bench -- [options]
+  --bases B           fake bases for the churn and admission scenarios (default 3)
+  --modules M         modules per churn pass (default 20; 0 skips churn)
+  --replicas R        controller replicas: npm run dev plus R-1 npm run replica (default 1)
+  --install-ms L      how long a fake base takes to install a biz (default 0: an instant base)
+  --rate N            arrivals per second in the steady pass (default 20)
+  --admission         also measure the webhook's added latency at 1, 10, 50 concurrent creates
+  --admission-requests K  creates per level and per side (default 100)
+  --idle-bases N      instead: N idle bases, measured for --duration seconds (default 300)
+  --out FILE          JSON output (default bench-results/<scenario>-<time>.json)`;
+
+interface Options {
+  bases: number;
+  modules: number;
+  replicas: number;
+  installMs: number;
+  rate: number;
+  admission: boolean;
+  admissionRequests: number;
+  idleBases: number;
+  duration: number;
+  out?: string;
+}
+
+function num(raw: string | undefined, name: string, def: number, min: number): number {
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${name} ${raw}: expected a whole number >= ${min}\n${USAGE}`);
+  return n;
+}
+
+function options(argv: string[]): Options {
+  const s = { type: "string" } as const;
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      bases: s,
+      modules: s,
+      replicas: s,
+      "install-ms": s,
+      rate: s,
+      "admission-requests": s,
+      "idle-bases": s,
+      duration: s,
+      out: s,
+      admission: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  return {
+    bases: num(v.bases, "bases", 3, 1),
+    modules: num(v.modules, "modules", 20, 0),
+    replicas: num(v.replicas, "replicas", 1, 1),
+    installMs: num(v["install-ms"], "install-ms", 0, 0),
+    rate: num(v.rate, "rate", 20, 1),
+    admission: v.admission ?? false,
+    admissionRequests: num(v["admission-requests"], "admission-requests", 100, 1),
+    idleBases: num(v["idle-bases"], "idle-bases", 0, 0),
+    duration: num(v.duration, "duration", 300, 1),
+    out: v.out,
+  };
+}
+
+export interface BenchResult {
+  scenario: string;
+  command: string;
+  date: string;
+  machine: { cpus: number; model: string; memoryGiB: number; node: string };
+  options: Options;
+  churn?: { steady: PassResult; burst: PassResult; deletion: DeletionResult; cost: CostResult };
+  admission?: AdmissionLevel[];
+  idle?: CostResult;
+}
+
+const log = (line: string) => console.error(`[bench] ${line}`);
+
+async function runChurn(h: Harness, o: Options): Promise<BenchResult["churn"]> {
+  const clock = new PodClock();
+  await clock.start();
+  try {
+    const names = (pass: string) => Array.from({ length: o.modules }, (_, i) => `m${pass}-${i}`);
+    let steady: PassResult | undefined;
+    let burst: PassResult | undefined;
+    const cost = await measureCost(h, o.bases, async () => {
+      log(`steady pass: ${o.modules} modules at ${o.rate}/s`);
+      steady = await createPass(clock, h.fleet, names("s"), o.rate);
+      log(`burst pass: ${o.modules} modules as fast as the API takes them`);
+      burst = await createPass(clock, h.fleet, names("b"), 0);
+    });
+    log("deletion");
+    const deletion = await deletePass(clock, h.fleet, [...names("s"), ...names("b")]);
+    return { steady: steady as PassResult, burst: burst as PassResult, deletion, cost };
+  } finally {
+    clock.stop();
+  }
+}
+
+async function run(o: Options): Promise<BenchResult> {
+  const idle = o.idleBases > 0;
+  const result: BenchResult = {
+    scenario: idle ? "idle" : "churn",
+    command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? "",
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    options: o,
+  };
+  const h = await bringUp({
+    bases: idle ? o.idleBases : o.bases,
+    replicas: o.replicas,
+    installMs: o.installMs,
+    log,
+  });
+  try {
+    if (idle) {
+      log(`idle: ${o.idleBases} bases for ${o.duration} s`);
+      result.idle = await measureCost(h, o.idleBases, quietFor(o.duration));
+    } else {
+      if (o.modules > 0) result.churn = await runChurn(h, o);
+      if (o.admission) {
+        log("admission latency");
+        result.admission = await admissionLatency([1, 10, 50], o.admissionRequests);
+      }
+    }
+  } finally {
+    await tearDown(h, log);
+  }
+  return result;
+}
+
+const ms = (s: { p50: number; p90: number; p99: number; max: number }) =>
+  `p50 ${s.p50} / p90 ${s.p90} / p99 ${s.p99} / max ${s.max} ms`;
+
+export function summary(r: BenchResult): string {
+  const lines: string[] = [`${r.command}  (${r.machine.cpus} cores, ${r.date})`];
+  const c = r.churn;
+  if (c) {
+    for (const [name, p] of [
+      ["steady", c.steady],
+      ["burst", c.burst],
+    ] as const) {
+      lines.push(
+        `${name}: create->Ready ${ms(p.createLatencyMs)}; ${p.throughputPerSecond} modules/s; ` +
+          `success ${(p.successRatio * 100).toFixed(1)}%; ${p.installCallsPerModule} install calls/module`,
+      );
+      for (const [phase, s] of Object.entries(p.phases))
+        lines.push(`    ${phase}: p50 ${s.p50}, p90 ${s.p90} ms`);
+    }
+    lines.push(
+      `deletion: delete->uninstalled ${ms(c.deletion.deleteToUninstalledMs)}; delete->gone ${ms(c.deletion.deleteToGoneMs)}`,
+      `controller during churn: ${c.cost.controllerCpuCores} cores, peak RSS ${c.cost.controllerPeakRssMiB} MiB`,
+    );
+  }
+  for (const a of r.admission ?? [])
+    lines.push(
+      `admission x${a.concurrency}: +${a.addedP50Ms} ms p50, +${a.addedP99Ms} ms p99 (with ${ms(a.withWebhookMs)})`,
+    );
+  const i = r.idle;
+  if (i)
+    lines.push(
+      `idle ${i.bases} bases, ${i.seconds} s: ${i.controllerCpuCores} cores, peak RSS ${i.controllerPeakRssMiB} MiB, ` +
+        `${i.writesPerBasePerMinute} writes/base/min, API req/s ${JSON.stringify(i.apiRequestsPerSecondByVerb)}`,
+    );
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const o = options(process.argv.slice(2));
+  const r = await run(o);
+  const out =
+    o.out ?? join(REPO_ROOT, "bench-results", `${r.scenario}-${r.date.replace(/[:.]/g, "-")}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(r, null, 2)}\n`);
+  console.log(`${summary(r)}\nJSON: ${out}`);
+  process.exit(0); // watches and keep-alive sockets would hold the process open
+}
+
+if (require.main === module) {
+  main().catch(err => {
+    console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,146 @@
+// What a benchmark runs against: the local cluster (started if needed), the controller
+// (`npm run dev` as replica 1, serving admission, plus `npm run replica` for 2..R) and
+// in-process fake bases; and the teardown of exactly what was started.
+import { readdirSync, readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { K8s, kind } from "kubernetes-fluent-client";
+import { DEFAULT_UP_OPTIONS, down, KUBECONFIG_PATH, readState, up } from "../cluster/cluster";
+import { FakeBase, startFleet } from "../fake-base/fake-base";
+import { PeprDev, startPeprDev, stopPeprDev } from "../dev/pepr-dev";
+import { Replica, startReplica, stopReplica } from "../dev/replica";
+import { sleep, waitFor } from "../dev/wait";
+import { cpuTicks, memoryKiB } from "./stats";
+
+export const BENCH_ENV = "bench"; // our own env: leftovers of other runs do not count
+export const NAMESPACE = "koupleless-bench";
+
+export interface HarnessOptions {
+  bases: number;
+  replicas: number;
+  installMs: number;
+  log: (line: string) => void;
+}
+
+export interface Harness {
+  fleet: FakeBase[];
+  dev?: PeprDev;
+  replicas: Replica[];
+  startedCluster: boolean;
+}
+
+const controllerEnv = {
+  KOUPLELESS_ENV: BENCH_ENV,
+  LOG_LEVEL: "warn", // pepr dev logs every event at debug by default; that would be measured too
+  KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS: "500",
+};
+
+export async function bringUp(o: HarnessOptions): Promise<Harness> {
+  const res = await up({ ...DEFAULT_UP_OPTIONS, log: line => o.log(`  ${line}`) });
+  process.env.KUBECONFIG = KUBECONFIG_PATH;
+  const h: Harness = { fleet: [], replicas: [], startedCluster: !res.alreadyUp };
+  o.log(`controller: npm run dev + ${o.replicas - 1} replica(s)`);
+  h.dev = await startPeprDev({ ...controllerEnv, KOUPLELESS_REPLICA_ID: "bench-1" });
+  for (let i = 2; i <= o.replicas; i++) {
+    h.replicas.push(await startReplica(`bench-${i}`, 7800 + i, controllerEnv));
+  }
+  const urls = [7777, ...h.replicas.map(r => r.tunnelPort)].map(p => `http://127.0.0.1:${p}`);
+  o.log(`${o.bases} fake bases (install ${o.installMs} ms)`);
+  h.fleet = await startFleet(o.bases, { controller: urls.join(","), installMs: o.installMs }, 1000);
+  await waitFor(
+    `${o.bases} VNodes Ready`,
+    async () => (await readyVNodes()) === o.bases,
+    120_000 + o.bases * 200,
+  );
+  await K8s(kind.Namespace).Apply({ metadata: { name: NAMESPACE } }, { force: true });
+  await waitFor("the bench namespace's ServiceAccount", () =>
+    K8s(kind.ServiceAccount).InNamespace(NAMESPACE).Get("default"),
+  );
+  return h;
+}
+
+export async function readyVNodes(): Promise<number> {
+  const nodes = await K8s(kind.Node)
+    .WithLabel("virtual-kubelet.koupleless.io/env", BENCH_ENV)
+    .Get();
+  return nodes.items.filter(n =>
+    n.status?.conditions?.some(c => c.type === "Ready" && c.status === "True"),
+  ).length;
+}
+
+export async function tearDown(h: Harness, log: (line: string) => void): Promise<void> {
+  log("tearing down");
+  await K8s(kind.Namespace)
+    .Delete(NAMESPACE)
+    .catch(() => undefined);
+  await waitFor(
+    "bench pods gone",
+    async () => (await K8s(kind.Pod).InNamespace(NAMESPACE).Get()).items.length === 0,
+    180_000,
+  ).catch(err => log(`  ${String(err)}`));
+  await Promise.all(h.fleet.map(b => b.stop(true)));
+  await sleep(2000);
+  for (const r of h.replicas) await stopReplica(r, "SIGTERM");
+  await stopPeprDev(h.dev);
+  if (h.startedCluster) await down();
+}
+
+/** The node processes of the controller: pepr dev's module fork and each replica. */
+export function controllerPids(h: Harness): number[] {
+  const groups = [h.dev?.child.pid, ...h.replicas.map(r => r.child.pid)].filter(
+    (p): p is number => p !== undefined,
+  );
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc").filter(e => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      // the module itself, not npm or the pepr CLI's build watcher
+      if (groups.includes(pgrp) && /pepr-koupleless-pepr\.js|replica\/cli\.ts/.test(cmd))
+        pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
+export interface ProcSample {
+  cpuSeconds: number;
+  peakRssMiB: number;
+  rssMiB: number;
+}
+
+const TICKS_PER_SECOND = 100; // Linux USER_HZ
+
+export function sampleProcesses(pids: number[]): ProcSample {
+  let ticks = 0;
+  let peak = 0;
+  let now = 0;
+  for (const pid of pids) {
+    try {
+      ticks += cpuTicks(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      const m = memoryKiB(readFileSync(`/proc/${pid}/status`, "utf8"));
+      peak += m.peak;
+      now += m.now;
+    } catch {
+      // gone
+    }
+  }
+  return { cpuSeconds: ticks / TICKS_PER_SECOND, peakRssMiB: peak / 1024, rssMiB: now / 1024 };
+}
+
+/** The apiserver's own metrics, through the kubectl built with the cluster. */
+export function apiserverMetrics(): Promise<string> {
+  const state = readState();
+  const bin = state ? join(state.binDir, "kubectl") : "kubectl";
+  return new Promise((res, rej) =>
+    execFile(
+      bin,
+      ["get", "--raw", "/metrics"],
+      { env: process.env, maxBuffer: 256 << 20 },
+      (err, stdout) => (err ? rej(err) : res(stdout)),
+    ),
+  );
+}
