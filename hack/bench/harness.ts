@@ -40,22 +40,31 @@ export async function bringUp(o: HarnessOptions): Promise<Harness> {
   process.env.KUBECONFIG = KUBECONFIG_PATH;
   const h: Harness = { fleet: [], replicas: [], startedCluster: !res.alreadyUp };
   o.log(`controller: npm run dev + ${o.replicas - 1} replica(s)`);
-  h.dev = await startPeprDev({ ...controllerEnv, KOUPLELESS_REPLICA_ID: "bench-1" });
-  for (let i = 2; i <= o.replicas; i++) {
-    h.replicas.push(await startReplica(`bench-${i}`, 7800 + i, controllerEnv));
+  try {
+    h.dev = await startPeprDev({ ...controllerEnv, KOUPLELESS_REPLICA_ID: "bench-1" });
+    for (let i = 2; i <= o.replicas; i++) {
+      h.replicas.push(await startReplica(`bench-${i}`, 7800 + i, controllerEnv));
+    }
+    const urls = [7777, ...h.replicas.map(r => r.tunnelPort)].map(p => `http://127.0.0.1:${p}`);
+    o.log(`${o.bases} fake bases (install ${o.installMs} ms)`);
+    h.fleet = await startFleet(
+      o.bases,
+      { controller: urls.join(","), installMs: o.installMs },
+      1000,
+    );
+    await waitFor(
+      `${o.bases} VNodes Ready`,
+      async () => (await readyVNodes()) === o.bases,
+      120_000 + o.bases * 200,
+    );
+    await K8s(kind.Namespace).Apply({ metadata: { name: NAMESPACE } }, { force: true });
+    await waitFor("the bench namespace's ServiceAccount", () =>
+      K8s(kind.ServiceAccount).InNamespace(NAMESPACE).Get("default"),
+    );
+  } catch (err) {
+    await tearDown(h, o.log); // a failed start must not leave the controller or its webhooks behind
+    throw err;
   }
-  const urls = [7777, ...h.replicas.map(r => r.tunnelPort)].map(p => `http://127.0.0.1:${p}`);
-  o.log(`${o.bases} fake bases (install ${o.installMs} ms)`);
-  h.fleet = await startFleet(o.bases, { controller: urls.join(","), installMs: o.installMs }, 1000);
-  await waitFor(
-    `${o.bases} VNodes Ready`,
-    async () => (await readyVNodes()) === o.bases,
-    120_000 + o.bases * 200,
-  );
-  await K8s(kind.Namespace).Apply({ metadata: { name: NAMESPACE } }, { force: true });
-  await waitFor("the bench namespace's ServiceAccount", () =>
-    K8s(kind.ServiceAccount).InNamespace(NAMESPACE).Get("default"),
-  );
   return h;
 }
 

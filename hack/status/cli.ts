@@ -53,7 +53,8 @@ export async function main(argv: string[]): Promise<number> {
 /** Runs main and exits: kubernetes-fluent-client's keep-alive sockets would hold the process open. */
 export function run(argv: string[]): void {
   main(argv).then(
-    code => process.exit(code),
+    // exit only once stdout is flushed: a piped --json of many bases is larger than one write
+    code => process.stdout.write("", () => process.exit(code)),
     (err: unknown) => {
       // our own errors carry the whole story; anything else is reduced to one line too
       console.error(`koupleless-pepr status: ${describeApiError(err, "?", "objects")}`);
