@@ -2,12 +2,12 @@
 // and `npm run dev` driving installs, uninstalls and pod status.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { K8s, kind } from "kubernetes-fluent-client";
-import { Lease } from "../../capabilities/lib/kinds";
-import { NODE_LEASE_NAMESPACE, TAINT_NOT_READY } from "../../capabilities/lib/contract";
+import { TAINT_NOT_READY } from "../../capabilities/lib/contract";
 import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
 import { ShardRecord } from "../../capabilities/lib/queue/shard";
 import { createNamespace, kubectl, sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
+import { tearDownSuite } from "./teardown";
 
 const CONTROLLER = "http://127.0.0.1:7777";
 const DEV_ENV = {
@@ -91,24 +91,7 @@ describe("module lifecycle", () => {
     }
   });
 
-  afterAll(async () => {
-    await kubectl(["delete", "deployment", "--all", "-n", ns, "--wait=false"]);
-    await Promise.all(bases.map(b => b.stop(true)));
-    // a DEACTIVATED base takes its VNode's queue shard with it
-    await waitFor("queue shards deleted with their VNodes", async () => {
-      const list = await K8s(ShardRecord).InNamespace("pepr-system").Get();
-      return !list.items.some(r =>
-        bases.some(b => r.metadata?.name === `koupleless-shard.${nodeName(b)}`),
-      );
-    });
-    await stopPeprDev(dev);
-    for (const b of bases) {
-      await K8s(kind.Node).Delete(nodeName(b));
-      await K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).Delete(nodeName(b));
-    }
-    await kubectl(["delete", "pods", "--all", "-n", ns, "--grace-period=0", "--force"]);
-    await kubectl(["delete", "namespace", ns, "--wait=false"]);
-  });
+  afterAll(() => tearDownSuite(bases, dev, [ns]));
 
   it("upstream checklist: install once, Pending→Running/Ready, DEACTIVATED → NotReady, delete → uninstalled and gone", async () => {
     const b = bases[0];
