@@ -74,10 +74,6 @@ export class ShardOwnership {
     return until !== undefined && Date.now() < until;
   }
 
-  ownedCount(): number {
-    return this.held.size;
-  }
-
   async start(): Promise<void> {
     await this.announce();
     await this.tick();
