@@ -233,7 +233,7 @@ export class VNodeRegistry implements OwnerHooks {
     const name = want.metadata?.name ?? "";
     let node: V1Node | undefined;
     try {
-      node = await K8s(kind.Node).Get(name);
+      node = await apiRequest<V1Node>("GET", `/api/v1/nodes/${name}`);
     } catch (err) {
       if (httpStatus(err) !== 404) throw err;
     }
@@ -249,7 +249,11 @@ export class VNodeRegistry implements OwnerHooks {
   /** A missing Lease is created through ownership: held by us if we are under our share. */
   private async ensureLease(name: string, base: BaseStatus): Promise<void> {
     try {
-      await K8s(Lease).InNamespace(LEASE_NAMESPACE).Get(name);
+      // every heartbeat re-check of every base: the kept-alive connection, like the renewals
+      await apiRequest(
+        "GET",
+        `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${name}`,
+      );
       return;
     } catch (err) {
       if (httpStatus(err) !== 404) throw err;
