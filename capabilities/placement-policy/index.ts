@@ -1,11 +1,13 @@
 // Placement policy for module pods: bindings only; the logic lives in policy.ts beside it.
-import { a, Capability, K8s, kind, Log, PeprMutateRequest, PeprValidateRequest } from "pepr";
+import { a, Capability, Log, PeprMutateRequest, PeprValidateRequest } from "pepr";
+import type { V1Namespace } from "@kubernetes/client-node";
 import {
   ANNOTATION_ALLOWED_BASE_CLUSTERS,
   COMPONENT_MODULE,
   LABEL_COMPONENT,
 } from "../lib/contract";
 import { errText } from "../lib/errors";
+import { apiRequest } from "../lib/kube/api";
 import { denyMessage } from "../module-admission/validate";
 import { cachedFor, withTimeout } from "./lookup";
 import { placeModulePod, placementProblems, Policy, policyOf, unreadablePolicy } from "./policy";
@@ -24,7 +26,8 @@ const NAMESPACE_TTL_MS = 5_000;
 const NAMESPACE_TIMEOUT_MS = 3_000;
 
 const namespaceAnnotation = cachedFor(async (ns: string) => {
-  const read = withTimeout(K8s(kind.Namespace).Get(ns), NAMESPACE_TIMEOUT_MS, "GET namespace");
+  const get = apiRequest<V1Namespace>("GET", `/api/v1/namespaces/${ns}`);
+  const read = withTimeout(get, NAMESPACE_TIMEOUT_MS, "GET namespace");
   return (await read).metadata?.annotations?.[ANNOTATION_ALLOWED_BASE_CLUSTERS];
 }, NAMESPACE_TTL_MS);
 

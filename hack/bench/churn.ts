@@ -1,5 +1,5 @@
-// Module churn: M one-pod Deployments (one biz each) created at a steady rate, then M more as
-// fast as the API takes them; each timed from its create call to the moment our watch sees
+// Module churn: M one-pod Deployments (one biz each; or M bare module pods, to leave the
+// controller-manager out) created at a steady rate, then M more as fast as the API takes them; each timed from its create call to the moment our watch sees
 // its pod Ready, on this process's millisecond clock (the fake bases run in this process
 // too, so their request log shares it). Then the same for deletion.
 import { K8s, kind } from "kubernetes-fluent-client";
@@ -76,27 +76,54 @@ export class PodClock {
 const isReady = (pod: V1Pod) =>
   (pod.status?.conditions ?? []).some(c => c.type === "Ready" && c.status === "True");
 
+/** How the modules of a pass are made: through Deployments (default) or as bare pods. */
+export interface PassOptions {
+  /** Arrivals per second; 0 = as fast as the API takes them. */
+  rate: number;
+  bare: boolean;
+}
+
+const podLabels = (app: string) => ({ app, "virtual-kubelet.koupleless.io/component": "module" });
+
+function moduleSpec(app: string): kind.Pod["spec"] {
+  return {
+    containers: [
+      {
+        name: app,
+        image: `file:///opt/biz/${app}-1.0.0-ark-biz.jar`,
+        env: [{ name: "BIZ_VERSION", value: "1.0.0" }],
+      },
+    ],
+  };
+}
+
 export function moduleDeployment(app: string): kind.Deployment {
-  const labels = { app, "virtual-kubelet.koupleless.io/component": "module" };
   return {
     metadata: { name: app, namespace: NAMESPACE },
     spec: {
       replicas: 1,
       selector: { matchLabels: { app } },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [
-            {
-              name: app,
-              image: `file:///opt/biz/${app}-1.0.0-ark-biz.jar`,
-              env: [{ name: "BIZ_VERSION", value: "1.0.0" }],
-            },
-          ],
-        },
-      },
+      template: { metadata: { labels: podLabels(app) }, spec: moduleSpec(app) },
     },
   };
+}
+
+/** A module pod with no owner: no controller-manager between the create call and the pod. */
+export function modulePod(app: string): kind.Pod {
+  return {
+    metadata: { name: app, namespace: NAMESPACE, labels: podLabels(app) },
+    spec: moduleSpec(app),
+  };
+}
+
+async function createModule(app: string, bare: boolean): Promise<void> {
+  if (bare) await K8s(kind.Pod).Create(modulePod(app));
+  else await K8s(kind.Deployment).Create(moduleDeployment(app));
+}
+
+async function deleteModule(app: string, bare: boolean): Promise<void> {
+  if (bare) await K8s(kind.Pod).InNamespace(NAMESPACE).Delete(app);
+  else await K8s(kind.Deployment).InNamespace(NAMESPACE).Delete(app);
 }
 
 /** Runs `work` for each item: at `rate` per second, or (rate 0) with `parallel` in flight. */
@@ -137,7 +164,7 @@ const gap = (a?: number, b?: number) => (a !== undefined && b !== undefined ? b 
 /** Where each module's time went, from our clock and the base's request log. */
 export function phasesOf(t: Times, install?: RequestLogEntry): Record<string, number> {
   return {
-    "controllers+admission (create -> pod seen)": gap(t.created, t.added),
+    "controllers+admission (create -> pod seen)": gap(t.created, t.added), // bare: admission only
     "scheduling (pod seen -> bound)": gap(t.added, t.bound),
     "our queue (bound -> Arklet call arrives)": gap(t.bound, install?.receivedAt),
     "Arklet installBiz": gap(install?.receivedAt, install?.at),
@@ -149,11 +176,11 @@ export async function createPass(
   clock: PodClock,
   fleet: FakeBase[],
   apps: string[],
-  rate: number,
+  o: PassOptions,
 ): Promise<PassResult> {
-  await paced(apps, rate, async app => {
+  await paced(apps, o.rate, async app => {
     clock.entry(app).created = Date.now();
-    await K8s(kind.Deployment).Create(moduleDeployment(app));
+    await createModule(app, o.bare);
   });
   await waitFor(
     `${apps.length} modules Ready`,
@@ -186,10 +213,11 @@ export async function deletePass(
   clock: PodClock,
   fleet: FakeBase[],
   apps: string[],
+  bare: boolean,
 ): Promise<DeletionResult> {
   await paced(apps, 0, async app => {
     clock.entry(app).deleteCall = Date.now();
-    await K8s(kind.Deployment).InNamespace(NAMESPACE).Delete(app);
+    await deleteModule(app, bare);
   });
   await waitFor(
     `${apps.length} module pods gone`,

@@ -1,5 +1,6 @@
 // npm run bench -- [--bases B] [--modules M] [--replicas R] [--install-ms L] [--rate N]
-//                   [--admission] [--idle-bases N --duration S] [--out FILE]
+//                   [--bare] [--passes steady,burst] [--admission]
+//                   [--idle-bases N --duration S] [--out FILE]
 // Brings up what it needs, runs the scenario, tears down what it started, and writes JSON
 // plus a short summary. Numbers only: no thresholds (they belong in docs/benchmarks.md).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -9,7 +10,7 @@ import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../cluster/cluster";
 import { admissionLatency, AdmissionLevel } from "./admission";
 import { createPass, deletePass, DeletionResult, PassResult, PodClock } from "./churn";
-import { bringUp, Harness, tearDown } from "./harness";
+import { bringUp, Harness, tearDown, tearDownOnSignals } from "./harness";
 import { CostResult, measureCost, quietFor } from "./idle";
 
 const USAGE = `usage: npm run bench -- [options]
@@ -18,6 +19,9 @@ const USAGE = `usage: npm run bench -- [options]
   --replicas R        controller replicas: npm run dev plus R-1 npm run replica (default 1)
   --install-ms L      how long a fake base takes to install a biz (default 0: an instant base)
   --rate N            arrivals per second in the steady pass (default 20)
+  --bare              create bare module pods instead of Deployments (leaves the
+                      controller-manager out: what remains is admission, scheduler and us)
+  --passes LIST       which create passes to run: steady, burst or steady,burst (default)
   --admission         also measure the webhook's added latency at 1, 10, 50 concurrent creates
   --admission-requests K  creates per level and per side (default 100)
   --idle-bases N      instead: N idle bases, measured for --duration seconds (default 300)
@@ -29,6 +33,8 @@ interface Options {
   replicas: number;
   installMs: number;
   rate: number;
+  bare: boolean;
+  passes: Pass[];
   admission: boolean;
   admissionRequests: number;
   idleBases: number;
@@ -44,6 +50,16 @@ function num(raw: string | undefined, name: string, def: number, min: number): n
   return n;
 }
 
+type Pass = "steady" | "burst";
+
+function passes(raw: string | undefined): Pass[] {
+  const list = (raw ?? "steady,burst").split(",").map(p => p.trim());
+  const bad = list.filter(p => p !== "steady" && p !== "burst");
+  if (bad.length > 0 || list.length === 0)
+    throw new Error(`--passes ${raw}: expected steady, burst or steady,burst\n${USAGE}`);
+  return list as Pass[];
+}
+
 function options(argv: string[]): Options {
   const s = { type: "string" } as const;
   const { values: v } = parseArgs({
@@ -54,11 +70,13 @@ function options(argv: string[]): Options {
       replicas: s,
       "install-ms": s,
       rate: s,
+      passes: s,
       "admission-requests": s,
       "idle-bases": s,
       duration: s,
       out: s,
       admission: { type: "boolean" },
+      bare: { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -72,6 +90,8 @@ function options(argv: string[]): Options {
     replicas: num(v.replicas, "replicas", 1, 1),
     installMs: num(v["install-ms"], "install-ms", 0, 0),
     rate: num(v.rate, "rate", 20, 1),
+    bare: v.bare ?? false,
+    passes: passes(v.passes),
     admission: v.admission ?? false,
     admissionRequests: num(v["admission-requests"], "admission-requests", 100, 1),
     idleBases: num(v["idle-bases"], "idle-bases", 0, 0),
@@ -86,7 +106,7 @@ export interface BenchResult {
   date: string;
   machine: { cpus: number; model: string; memoryGiB: number; node: string };
   options: Options;
-  churn?: { steady: PassResult; burst: PassResult; deletion: DeletionResult; cost: CostResult };
+  churn?: { steady?: PassResult; burst?: PassResult; deletion: DeletionResult; cost: CostResult };
   admission?: AdmissionLevel[];
   idle?: CostResult;
 }
@@ -97,18 +117,21 @@ async function runChurn(h: Harness, o: Options): Promise<BenchResult["churn"]> {
   const clock = new PodClock();
   await clock.start();
   try {
-    const names = (pass: string) => Array.from({ length: o.modules }, (_, i) => `m${pass}-${i}`);
-    let steady: PassResult | undefined;
-    let burst: PassResult | undefined;
+    const names = (pass: Pass) => Array.from({ length: o.modules }, (_, i) => `m${pass[0]}-${i}`);
+    const what = o.bare ? "bare module pods" : "module Deployments";
+    const done: Partial<Record<Pass, PassResult>> = {};
     const cost = await measureCost(h, o.bases, async () => {
-      log(`steady pass: ${o.modules} modules at ${o.rate}/s`);
-      steady = await createPass(clock, h.fleet, names("s"), o.rate);
-      log(`burst pass: ${o.modules} modules as fast as the API takes them`);
-      burst = await createPass(clock, h.fleet, names("b"), 0);
+      for (const pass of o.passes) {
+        const rate = pass === "steady" ? o.rate : 0;
+        log(
+          `${pass} pass: ${o.modules} ${what} ${rate ? `at ${rate}/s` : "as fast as the API takes them"}`,
+        );
+        done[pass] = await createPass(clock, h.fleet, names(pass), { rate, bare: o.bare });
+      }
     });
     log("deletion");
-    const deletion = await deletePass(clock, h.fleet, [...names("s"), ...names("b")]);
-    return { steady: steady as PassResult, burst: burst as PassResult, deletion, cost };
+    const deletion = await deletePass(clock, h.fleet, o.passes.flatMap(names), o.bare);
+    return { ...done, deletion, cost };
   } finally {
     clock.stop();
   }
@@ -158,10 +181,8 @@ export function summary(r: BenchResult): string {
   const lines: string[] = [`${r.command}  (${r.machine.cpus} cores, ${r.date})`];
   const c = r.churn;
   if (c) {
-    for (const [name, p] of [
-      ["steady", c.steady],
-      ["burst", c.burst],
-    ] as const) {
+    for (const [name, p] of Object.entries({ steady: c.steady, burst: c.burst })) {
+      if (!p) continue;
       lines.push(
         `${name}: create->Ready ${ms(p.createLatencyMs)}; ${p.throughputPerSecond} modules/s; ` +
           `success ${(p.successRatio * 100).toFixed(1)}%; ${p.installCallsPerModule} install calls/module`,
@@ -189,6 +210,7 @@ export function summary(r: BenchResult): string {
 
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
+  tearDownOnSignals(log);
   const r = await run(o);
   const out =
     o.out ?? join(REPO_ROOT, "bench-results", `${r.scenario}-${r.date.replace(/[:.]/g, "-")}.json`);

@@ -11,6 +11,8 @@ import { PeprDev, startPeprDev, stopPeprDev } from "../dev/pepr-dev";
 import { Replica, startReplica, stopReplica } from "../dev/replica";
 import { sleep, waitFor } from "../dev/wait";
 import { cpuTicks, memoryKiB } from "./stats";
+import { Lease } from "../../capabilities/lib/kinds";
+import { LABEL_ENV, NODE_LEASE_NAMESPACE } from "../../capabilities/lib/contract";
 
 export const BENCH_ENV = "bench"; // our own env: leftovers of other runs do not count
 export const NAMESPACE = "koupleless-bench";
@@ -31,14 +33,31 @@ export interface Harness {
 
 const controllerEnv = {
   KOUPLELESS_ENV: BENCH_ENV,
-  LOG_LEVEL: "warn", // pepr dev logs every event at debug by default; that would be measured too
+  // pepr dev logs every event at debug by default; that would be measured too
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
   KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS: "500",
 };
+
+/** What a Ctrl-C must tear down: set while a harness is up. */
+let live: Harness | undefined;
+
+/** Ctrl-C or SIGTERM during a run: tear down what was started (controller, bases, webhooks). */
+export function tearDownOnSignals(log: (line: string) => void): void {
+  const stop = (signal: string) => {
+    log(`${signal}: stopping the run`);
+    const h = live;
+    void (h ? tearDown(h, log) : Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
 
 export async function bringUp(o: HarnessOptions): Promise<Harness> {
   const res = await up({ ...DEFAULT_UP_OPTIONS, log: line => o.log(`  ${line}`) });
   process.env.KUBECONFIG = KUBECONFIG_PATH;
   const h: Harness = { fleet: [], replicas: [], startedCluster: !res.alreadyUp };
+  live = h;
+  await removeLeftovers(o.log);
   o.log(`controller: npm run dev + ${o.replicas - 1} replica(s)`);
   try {
     h.dev = await startPeprDev({ ...controllerEnv, KOUPLELESS_REPLICA_ID: "bench-1" });
@@ -52,11 +71,7 @@ export async function bringUp(o: HarnessOptions): Promise<Harness> {
       { controller: urls.join(","), installMs: o.installMs },
       1000,
     );
-    await waitFor(
-      `${o.bases} VNodes Ready`,
-      async () => (await readyVNodes()) === o.bases,
-      120_000 + o.bases * 200,
-    );
+    await waitForVNodes(o.bases, o.log);
     await K8s(kind.Namespace).Apply({ metadata: { name: NAMESPACE } }, { force: true });
     await waitFor("the bench namespace's ServiceAccount", () =>
       K8s(kind.ServiceAccount).InNamespace(NAMESPACE).Get("default"),
@@ -68,16 +83,55 @@ export async function bringUp(o: HarnessOptions): Promise<Harness> {
   return h;
 }
 
+/**
+ * VNodes and Leases of our env left by a run that was killed: the controller would take them
+ * and spend the run health-polling bases that are gone (and the Ready count would be off).
+ */
+async function removeLeftovers(log: (line: string) => void): Promise<void> {
+  const nodes = (await K8s(kind.Node).WithLabel(LABEL_ENV, BENCH_ENV).Get()).items;
+  if (nodes.length === 0) return;
+  log(`  removing ${nodes.length} VNodes left by an earlier run`);
+  const names = nodes.map(n => n.metadata?.name ?? "");
+  for (let i = 0; i < names.length; i += 50)
+    await Promise.all(
+      names
+        .slice(i, i + 50)
+        .flatMap(n => [
+          K8s(kind.Node).Delete(n),
+          K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).Delete(n),
+        ]),
+    );
+}
+
+/** Every base's VNode Ready, with a progress line every 10 s (1000 bases take minutes). */
+async function waitForVNodes(bases: number, log: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  let lastLog = started;
+  await waitFor(
+    `${bases} VNodes Ready`,
+    async () => {
+      const ready = await readyVNodes();
+      if (Date.now() - lastLog >= 10_000) {
+        lastLog = Date.now();
+        log(`  ${ready}/${bases} VNodes Ready after ${Math.round((lastLog - started) / 1000)} s`);
+      }
+      return ready === bases;
+    },
+    120_000 + bases * 600,
+  );
+  log(`  ${bases} VNodes Ready in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
 export async function readyVNodes(): Promise<number> {
-  const nodes = await K8s(kind.Node)
-    .WithLabel("virtual-kubelet.koupleless.io/env", BENCH_ENV)
-    .Get();
+  const nodes = await K8s(kind.Node).WithLabel(LABEL_ENV, BENCH_ENV).Get();
   return nodes.items.filter(n =>
     n.status?.conditions?.some(c => c.type === "Ready" && c.status === "True"),
   ).length;
 }
 
 export async function tearDown(h: Harness, log: (line: string) => void): Promise<void> {
+  if (live !== h) return; // already torn down (a signal during the normal teardown)
+  live = undefined;
   log("tearing down");
   await K8s(kind.Namespace)
     .Delete(NAMESPACE)

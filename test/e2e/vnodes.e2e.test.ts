@@ -147,6 +147,24 @@ describe("VNode lifecycle", () => {
     }
   });
 
+  it("relabels a VNode in place when its base reports a new version", async () => {
+    const b = bases[0];
+    const before = await getNode(nodeName(b));
+    b.opts.version = "2.1.0"; // the next heartbeat carries it
+    const node = await waitFor(`${nodeName(b)} labelled with version 2.1.0`, async () => {
+      const n = await getNode(nodeName(b));
+      return n?.metadata?.labels?.["base.koupleless.io/version"] === "2.1.0" ? n : undefined;
+    });
+    // the same Node object, still Ready: a metadata patch, not a re-creation
+    expect(node.metadata?.uid).toBe(before?.metadata?.uid);
+    expect(ready(node)?.status).toBe("True");
+    b.opts.version = "2.0.0";
+    await waitFor(`${nodeName(b)} back to version 2.0.0`, async () => {
+      const n = await getNode(nodeName(b));
+      return n?.metadata?.labels?.["base.koupleless.io/version"] === "2.0.0";
+    });
+  });
+
   it("holds each VNode's Lease and renews it", async () => {
     const name = nodeName(bases[0]);
     const first = await getLease(name);

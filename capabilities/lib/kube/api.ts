@@ -1,32 +1,68 @@
-// A kept-alive API client for the hot paths (pod status, Events, Lease renewals, Node status).
+// The API client for every call that is not a watch (pod status, Events, Leases, Nodes, shards).
 // kubernetes-fluent-client builds a new KubeConfig and a new undici Agent for every call, so
-// every request pays a kubeconfig parse and a fresh TLS handshake; here one Agent is reused
-// and only the headers are re-read now and then (a rotated ServiceAccount token).
-import { fetch as kfcFetch } from "kubernetes-fluent-client";
+// each request pays a kubeconfig parse and a fresh TLS handshake; at 1000 VNodes the handshakes
+// alone kept the controller busy (docs/benchmarks.md). Here one Agent with a bounded number of
+// kept-alive connections is reused, and only the headers are re-read now and then (a rotated
+// ServiceAccount token).
+import { Agent, request } from "undici";
+import { KubeConfig } from "@kubernetes/client-node";
 import { k8sCfg } from "kubernetes-fluent-client/dist/fluent/utils.js";
 import type { FetchMethods } from "kubernetes-fluent-client/dist/fluent/shared-types.js";
 
 const HEADERS_REFRESH_MS = 60_000;
+/** Enough parallelism for a burst of renewals; more would only mean more TLS handshakes. */
+const CONNECTIONS = 8;
 
-type Cfg = Awaited<ReturnType<typeof k8sCfg>>;
+type Headers = Record<string, string>;
 
-let base: Promise<Cfg> | undefined;
-let headers: { at: number; value: Promise<Cfg["opts"]["headers"]> } | undefined;
+interface Conn {
+  server: string;
+  agent: Agent;
+}
 
-function current(): { cfg: Promise<Cfg>; headers: Promise<Cfg["opts"]["headers"]> } {
-  base ??= k8sCfg("GET" as FetchMethods);
-  if (!headers || Date.now() - headers.at > HEADERS_REFRESH_MS) {
-    const fresh = headers ? k8sCfg("GET" as FetchMethods) : base;
-    headers = { at: Date.now(), value: fresh.then(c => c.opts.headers) };
-  }
-  return { cfg: base, headers: headers.value };
+let conn: Promise<Conn> | undefined;
+let headers: { at: number; value: Promise<Headers> } | undefined;
+
+async function connect(): Promise<Conn> {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("no current cluster in the kubeconfig");
+  const opts = (await kc.applyToFetchOptions({})) as { agent?: { options?: Headers } };
+  const tls = opts.agent?.options ?? {};
+  const agent = new Agent({
+    connections: CONNECTIONS,
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 600_000,
+    connect: { ca: tls.ca, cert: tls.cert, key: tls.key },
+  });
+  return { server: cluster.server.replace(/\/$/, ""), agent };
+}
+
+/** Authorization as kubernetes-fluent-client resolves it (token file, exec plugin, kubeconfig). */
+async function freshHeaders(): Promise<Headers> {
+  const { opts } = await k8sCfg("GET" as FetchMethods);
+  const h: Headers = {};
+  for (const [k, v] of Object.entries(opts.headers ?? {})) if (v) h[k.toLowerCase()] = String(v);
+  return h;
+}
+
+function current(): { conn: Promise<Conn>; headers: Promise<Headers> } {
+  conn ??= connect();
+  if (!headers || Date.now() - headers.at > HEADERS_REFRESH_MS)
+    headers = { at: Date.now(), value: freshHeaders() };
+  return { conn, headers: headers.value };
 }
 
 export const MERGE_PATCH = "application/merge-patch+json";
 export const JSON_PATCH = "application/json-patch+json";
+export const APPLY_PATCH = "application/apply-patch+yaml";
+
+/** Query for a server-side apply with the field manager kubernetes-fluent-client uses. */
+export const APPLY_QUERY = "fieldManager=pepr&fieldValidation=Strict&force=true";
 
 /**
- * One API request on the shared connection. Errors are thrown like kubernetes-fluent-client
+ * One API request on the shared connections. Errors are thrown like kubernetes-fluent-client
  * throws them ({ status, statusText, data }), so errors.httpStatus and errText read both.
  */
 export async function apiRequest<T = unknown>(
@@ -36,14 +72,50 @@ export async function apiRequest<T = unknown>(
   contentType?: string,
 ): Promise<T> {
   const now = current();
-  const { opts, serverUrl } = await now.cfg;
-  const h = { ...(await now.headers), ...(contentType ? { "Content-Type": contentType } : {}) };
-  const res = await kfcFetch<T>(`${serverUrl}${path}`, {
-    ...opts,
-    method: method as FetchMethods,
+  const { server, agent } = await now.conn;
+  const h: Headers = { ...(await now.headers), accept: "application/json" };
+  if (body !== undefined) h["content-type"] = contentType ?? "application/json";
+  const res = await request(`${server}${path}`, {
+    method,
     headers: h,
+    dispatcher: agent,
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  if (!res.ok) throw { status: res.status, statusText: res.statusText, data: res.data };
-  return res.data;
+  const text = await res.body.text();
+  const data = parse(text);
+  if (res.statusCode >= 300) {
+    const reason = (data as { reason?: string } | undefined)?.reason ?? "";
+    throw { status: res.statusCode, statusText: reason, data };
+  }
+  return data as T;
 }
+
+function parse(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
+/** Server-side apply of a whole object (body with apiVersion and kind), forcing our fields. */
+export function applyObject<T = unknown>(path: string, object: unknown): Promise<T> {
+  return apiRequest<T>("PATCH", `${path}?${APPLY_QUERY}`, object, APPLY_PATCH);
+}
+
+/** DELETE that treats "already gone" as done, as kubernetes-fluent-client's Delete does. */
+export async function deleteIfPresent(path: string, body?: unknown): Promise<void> {
+  try {
+    await apiRequest("DELETE", path, body);
+  } catch (err) {
+    if ((err as { status?: number }).status !== 404) throw err;
+  }
+}
+
+/** API paths of the kinds these calls touch. */
+export const paths = {
+  node: (name: string) => `/api/v1/nodes/${name}`,
+  leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+  lease: (ns: string, name: string) => `${paths.leases(ns)}/${name}`,
+  peprStore: (ns: string, name: string) => `/apis/pepr.dev/v1/namespaces/${ns}/peprstores/${name}`,
+};

@@ -1,6 +1,5 @@
 // The few Kubernetes writes the module lifecycle makes: pod status, pod Events, final delete.
 import { randomBytes } from "node:crypto";
-import { K8s, kind } from "kubernetes-fluent-client";
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import { apiRequest, MERGE_PATCH } from "../kube/api";
 import { httpStatus } from "../errors";
@@ -62,5 +61,7 @@ export async function finalDelete(pod: V1Pod): Promise<void> {
 
 /** Pods bound to a Node, module or not (field selector: one small LIST). */
 export async function podsOnNode(node: string): Promise<V1Pod[]> {
-  return (await K8s(kind.Pod).WithField("spec.nodeName", node).Get()).items;
+  const selector = encodeURIComponent(`spec.nodeName=${node}`);
+  return (await apiRequest<{ items: V1Pod[] }>("GET", `/api/v1/pods?fieldSelector=${selector}`))
+    .items;
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "@jest/globals";
 import type { V1Container, V1Pod, V1PodStatus } from "@kubernetes/client-node";
-import { BizView, InstallFailure, PodView, podStatusFingerprint, podStatusFor } from "./status";
+import {
+  BizView,
+  InstallFailure,
+  interimHoldMs,
+  PodView,
+  podStatusFingerprint,
+  podStatusFor,
+} from "./status";
 
 const BASE_IP = "10.0.0.7";
 const NOW = new Date("2026-11-22T05:22:32.789Z");
@@ -397,5 +404,27 @@ describe("podStatusFingerprint", () => {
     expect(podStatusFingerprint(stopped("Stopped"))).not.toBe(
       podStatusFingerprint(stopped("Uninstall Failed")),
     );
+  });
+});
+
+describe("interimHoldMs", () => {
+  const since = new Map([
+    ["a:1", 10_000],
+    ["b:1", 10_600],
+  ]);
+
+  it("writes at once when none of the pod's bizzes is installing", () => {
+    expect(interimHoldMs(["c:1"], since, 10_100, 1000)).toBe(0);
+    expect(interimHoldMs([], since, 10_100, 1000)).toBe(0);
+  });
+
+  it("holds until the oldest install of the pod is delayMs old", () => {
+    expect(interimHoldMs(["a:1"], since, 10_100, 1000)).toBe(900);
+    expect(interimHoldMs(["b:1", "a:1"], since, 10_700, 1000)).toBe(300);
+  });
+
+  it("stops holding once the install is slow: BizInstalling shows", () => {
+    expect(interimHoldMs(["a:1"], since, 11_000, 1000)).toBe(0);
+    expect(interimHoldMs(["a:1"], since, 15_000, 1000)).toBe(0);
   });
 });

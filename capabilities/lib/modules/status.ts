@@ -150,6 +150,22 @@ export function podStatusFor(pod: V1Pod, v: PodView): V1PodStatus {
   };
 }
 
+/**
+ * How long to hold a pod's interim status back: while one of its installs started less than
+ * `delayMs` ago, a fast install goes straight to Ready with one status write instead of two
+ * (and a slow one still shows BizInstalling after `delayMs`). 0 means write now.
+ */
+export function interimHoldMs(
+  keys: string[],
+  installingSince: Map<string, number>,
+  now: number,
+  delayMs: number,
+): number {
+  const starts = keys.flatMap(k => installingSince.get(k) ?? []);
+  if (starts.length === 0) return 0;
+  return Math.max(0, Math.min(...starts) + delayMs - now);
+}
+
 /** API timestamps have second resolution: compare at that resolution. */
 const iso = (d: unknown) => {
   const t = new Date(d as string | Date).getTime();

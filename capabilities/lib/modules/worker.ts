@@ -10,14 +10,22 @@ import { bizViews, installOutcome, uninstallOutcome } from "../arklet/outcome";
 import { BizSpec, bizzesOf, podKey, specKey } from "./biz";
 import { finalDelete, podEvent, podsOnNode, writePodStatus } from "./kube";
 import { FOREIGN_REASON, foreignMessage, needsForeignFlag, withForeignCondition } from "./foreign";
-import { BizView, InstallFailure, podStatusFingerprint, podStatusFor } from "./status";
+import {
+  BizView,
+  InstallFailure,
+  interimHoldMs,
+  podStatusFingerprint,
+  podStatusFor,
+} from "./status";
 import type { Logger } from "../logger";
-import { Backoff, KeyedSerial, Semaphore } from "../queue/primitives";
+import { Backoff, KeyedSerial, Semaphore, spreadInterval } from "../queue/primitives";
 import type { ShardStore } from "../queue/shard";
 import { failures as failureCount, queueDepth, readySeconds, retries } from "../metrics";
 
 /** Foreign pods are rare and cost a LIST: look every few biz polls (once a minute by default). */
 const FOREIGN_CHECK_EVERY = 4;
+/** An install younger than this shows no interim status (see interimHoldMs). */
+const INTERIM_STATUS_DELAY_MS = 1000;
 const INSTALLED_STATES = new Set(["ACTIVATED", "RESOLVED", "DEACTIVATED", "BROKEN", "STOPPED"]);
 
 export interface WorkerDeps {
@@ -40,13 +48,15 @@ export class ModuleWorker {
   private written = new Map<string, string>();
   private orphanSince = new Map<string, number>();
   private busy = new Set<string>();
+  /** Installs on the wire, by biz key, and since when. */
+  private installingSince = new Map<string, number>();
   private backoff = new Backoff();
   private serial = new KeyedSerial();
   private statusWrites = new KeyedSerial();
   private limit: Semaphore;
   private pending?: NodeJS.Timeout;
   private pendingDue = 0;
-  private timer?: NodeJS.Timeout;
+  private stopPolling = (): void => undefined;
   private knownBizList = false;
   private stopped = false;
   private polls = 0;
@@ -77,7 +87,7 @@ export class ModuleWorker {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.poll(), this.cfg.bizPollSeconds * 1000);
+    this.stopPolling = spreadInterval(() => void this.poll(), this.cfg.bizPollSeconds * 1000);
     void this.restore(); // in parallel: persistence never delays the first install
     void this.poll();
   }
@@ -107,7 +117,7 @@ export class ModuleWorker {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    this.stopPolling();
     clearTimeout(this.pending);
   }
 
@@ -237,10 +247,12 @@ export class ModuleWorker {
     const wait = this.backoff.waitMs(key, Date.now());
     if (wait > 0) return this.kick(wait);
     this.busy.add(key);
+    this.installingSince.set(key, Date.now());
     void this.onWire(
       this.serial.run(key, () => this.limit.run(() => this.install(key, spec))),
     ).finally(() => {
       this.busy.delete(key);
+      this.installingSince.delete(key);
       this.kick(0);
     });
   }
@@ -408,6 +420,9 @@ export class ModuleWorker {
 
   private async writeStatus(pod: V1Pod): Promise<void> {
     if (!this.knownBizList && this.failures.size === 0) return;
+    const keys = bizzesOf(pod).map(specKey);
+    const hold = interimHoldMs(keys, this.installingSince, Date.now(), INTERIM_STATUS_DELAY_MS);
+    if (hold > 0) return this.kick(hold);
     const status = podStatusFor(pod, {
       bizzes: this.bizzes,
       failures: this.failures,

@@ -1,5 +1,12 @@
-import { describe, expect, it } from "@jest/globals";
-import { Backoff, BackoffPolicy, DEFAULT_BACKOFF, KeyedSerial, Semaphore } from "./primitives";
+import { afterEach, beforeEach, describe, expect, it, jest } from "@jest/globals";
+import {
+  Backoff,
+  BackoffPolicy,
+  DEFAULT_BACKOFF,
+  KeyedSerial,
+  Semaphore,
+  spreadInterval,
+} from "./primitives";
 
 interface Deferred<T = void> {
   promise: Promise<T>;
@@ -280,5 +287,34 @@ describe("Backoff", () => {
     const b = new Backoff(undefined, exact);
     expect(b.fail("t", 0, false)).toBe(1000);
     expect(b.fail("x", 0, true)).toBe(5000);
+  });
+});
+
+describe("spreadInterval", () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it("first fires after the random part of the period, then every period", () => {
+    const calls: number[] = [];
+    const start = Date.now();
+    const stop = spreadInterval(
+      () => calls.push(Date.now() - start),
+      1000,
+      () => 0.25,
+    );
+    jest.advanceTimersByTime(249);
+    expect(calls).toEqual([]);
+    jest.advanceTimersByTime(2001);
+    expect(calls).toEqual([250, 1250, 2250]);
+    stop();
+    jest.advanceTimersByTime(5000);
+    expect(calls).toHaveLength(3);
+  });
+
+  it("stops before its first call too", () => {
+    const fn = jest.fn();
+    spreadInterval(fn, 1000, () => 0.9)();
+    jest.advanceTimersByTime(5000);
+    expect(fn).not.toHaveBeenCalled();
   });
 });

@@ -99,3 +99,23 @@ export class Backoff {
     for (const [key, v] of Object.entries(saved)) if (!this.state.has(key)) this.state.set(key, v);
   }
 }
+
+/**
+ * Calls fn every `ms`, the first time after a random part of `ms`: the timers of many VNodes
+ * taken at once then spread over the period instead of firing in step (1000 health calls,
+ * biz polls or pod LISTs in the same second). Returns the function that stops it.
+ */
+export function spreadInterval(fn: () => void, ms: number, random = Math.random): () => void {
+  let every: NodeJS.Timeout | undefined;
+  const first = setTimeout(
+    () => {
+      fn();
+      every = setInterval(fn, ms);
+    },
+    Math.floor(random() * ms),
+  );
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
+  };
+}

@@ -5,21 +5,16 @@
 // debounced, last-writer-wins flushes lose writes: see shared/reference/pepr-notes.md).
 // Everything else is recomputed from cluster and base state, so correctness never rests on it.
 import { createHash } from "node:crypto";
-import { GenericKind, K8s, RegisterKind } from "kubernetes-fluent-client";
+import { applyObject, apiRequest, deleteIfPresent, paths } from "../kube/api";
 import { COMPONENT_VNODE_SHARD, LABEL_COMPONENT, LABEL_ENV } from "../contract";
 import type { InstallFailure } from "../modules/status";
 import { errText, httpStatus } from "../errors";
 import type { Logger } from "../logger";
 
-export class ShardRecord extends GenericKind {
+interface ShardRecord {
+  metadata?: { resourceVersion?: string };
   data?: Record<string, string>;
 }
-RegisterKind(ShardRecord, {
-  group: "pepr.dev",
-  version: "v1",
-  kind: "PeprStore",
-  plural: "peprstores",
-});
 
 export interface ShardState {
   failures: Record<string, InstallFailure>;
@@ -71,7 +66,7 @@ export class ShardStore {
 
   async load(): Promise<ShardState> {
     try {
-      const rec = await K8s(ShardRecord).InNamespace(this.opts.namespace).Get(this.name);
+      const rec = await apiRequest<ShardRecord>("GET", this.path());
       this.rv = rec.metadata?.resourceVersion;
       return decodeShard(rec.data);
     } catch (err) {
@@ -130,19 +125,18 @@ export class ShardStore {
   }
 
   private async write(state: ShardState): Promise<void> {
-    const rec = await K8s(ShardRecord).Apply(
-      {
-        metadata: {
-          name: this.name,
-          namespace: this.opts.namespace,
-          labels: { [LABEL_COMPONENT]: COMPONENT_VNODE_SHARD, [LABEL_ENV]: this.opts.env },
-          annotations: { "koupleless-pepr.io/vnode": this.vnode },
-          ...(this.rv ? { resourceVersion: this.rv } : {}),
-        },
-        data: encodeShard(state),
+    const rec = await applyObject<ShardRecord>(this.path(), {
+      apiVersion: "pepr.dev/v1",
+      kind: "PeprStore",
+      metadata: {
+        name: this.name,
+        namespace: this.opts.namespace,
+        labels: { [LABEL_COMPONENT]: COMPONENT_VNODE_SHARD, [LABEL_ENV]: this.opts.env },
+        annotations: { "koupleless-pepr.io/vnode": this.vnode },
+        ...(this.rv ? { resourceVersion: this.rv } : {}),
       },
-      { force: true },
-    );
+      data: encodeShard(state),
+    });
     this.rv = rec.metadata?.resourceVersion;
   }
 
@@ -152,6 +146,10 @@ export class ShardStore {
     this.timer = undefined;
     this.pending = undefined;
     await this.writing; // a write already on the wire must land before the delete, not after
-    await K8s(ShardRecord).InNamespace(this.opts.namespace).Delete(this.name);
+    await deleteIfPresent(this.path());
+  }
+
+  private path(): string {
+    return paths.peprStore(this.opts.namespace, this.name);
   }
 }

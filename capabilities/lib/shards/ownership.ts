@@ -3,7 +3,6 @@
 // holder is a resourceVersion- or holder-guarded JSON patch, so two replicas never both win; a
 // replica acts on a VNode only while its last successful renewal is recent enough that no peer
 // can yet see the Lease as expired.
-import { K8s } from "kubernetes-fluent-client";
 import type { V1Node } from "@kubernetes/client-node";
 import { Config } from "../config";
 import {
@@ -16,7 +15,7 @@ import {
   REPLICA_LEASE_PREFIX,
 } from "../contract";
 import { errText, httpStatus } from "../errors";
-import { apiRequest, JSON_PATCH } from "../kube/api";
+import { apiRequest, applyObject, deleteIfPresent, JSON_PATCH, paths } from "../kube/api";
 import { Lease, microTime } from "../kinds";
 import { leaseLabels } from "../vnode/node";
 import type { Logger } from "../logger";
@@ -35,8 +34,6 @@ export interface OwnerHooks {
   listed(names: Set<string>): void;
 }
 
-type Patch = Parameters<ReturnType<typeof K8s<typeof Lease>>["Patch"]>[0];
-
 const LEASES = "/apis/coordination.k8s.io/v1";
 
 /** A LIST by our component and env labels. */
@@ -45,12 +42,19 @@ function list<T>(path: string, component: string, env: string): Promise<{ items:
   return apiRequest<{ items: T[] }>("GET", `${path}?labelSelector=${selector}`);
 }
 
+/** A guarded JSON patch of a VNode's Lease. */
+function leasePatch(name: string, ops: unknown[]): Promise<unknown> {
+  return apiRequest("PATCH", paths.lease(NODE_LEASE_NAMESPACE, name), ops, JSON_PATCH);
+}
+
 /** 409 and 422 are how the apiserver says a guarded write lost a race. */
 const lostRace = (err: unknown) => [409, 422].includes(httpStatus(err) ?? 0);
 
 export class ShardOwnership {
   /** Owned VNodes and the time until which we may act on each. */
   private held = new Map<string, number>();
+  /** When each held VNode was taken: a LIST sent before that cannot show it yet. */
+  private takenAt = new Map<string, number>();
   private releasing = new Set<string>();
   /** From the last balance pass: VNodes that exist and replicas that are live. */
   private vnodeCount = 0;
@@ -96,7 +100,7 @@ export class ShardOwnership {
     this.timers.forEach(clearInterval);
     this.stopped = true;
     await Promise.all([...this.held.keys()].map(name => this.release(name)));
-    await K8s(Lease).InNamespace(MODULE_NAMESPACE).Delete(this.memberName());
+    await deleteIfPresent(paths.lease(MODULE_NAMESPACE, this.memberName()));
     this.log.info({ replica: this.me }, "left the replica set; all VNodes handed over");
   }
 
@@ -112,7 +116,9 @@ export class ShardOwnership {
     const mine = this.held.size < fairShare(++this.vnodeCount, this.memberCount) && !this.stopped;
     const now = microTime();
     try {
-      await K8s(Lease).Create({
+      await apiRequest("POST", paths.leases(NODE_LEASE_NAMESPACE), {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
         metadata: { name, namespace: NODE_LEASE_NAMESPACE, labels: leaseLabels(this.cfg.env) },
         spec: {
           ...(mine ? { holderIdentity: this.me, acquireTime: now } : {}),
@@ -154,7 +160,7 @@ export class ShardOwnership {
     const byName = new Map(nodes.items.map(n => [n.metadata?.name ?? "", n]));
     const leaseByName = new Map(leases.items.map(l => [l.metadata?.name ?? "", l]));
     this.hooks.listed(new Set(byName.keys()));
-    await this.forgetGone(byName);
+    await this.forgetGone(byName, now);
     for (const name of this.held.keys()) {
       const node = byName.get(name);
       if (node) this.hooks.refresh(name, node);
@@ -177,9 +183,11 @@ export class ShardOwnership {
   }
 
   /** VNodes deleted by anyone (a DEACTIVATED heartbeat may reach another replica). */
-  private async forgetGone(nodes: Map<string, V1Node>): Promise<void> {
-    for (const name of [...this.held.keys()].filter(n => !nodes.has(n))) {
-      this.held.delete(name);
+  private async forgetGone(nodes: Map<string, V1Node>, listedAt: number): Promise<void> {
+    const gone = (n: string) => !nodes.has(n) && (this.takenAt.get(n) ?? 0) < listedAt;
+    for (const name of [...this.held.keys()].filter(gone)) {
+      this.log.info({ vnode: name }, "VNode deleted: forgetting it");
+      this.unhold(name);
       await this.hooks.drop(name, "gone");
     }
   }
@@ -190,9 +198,9 @@ export class ShardOwnership {
     if (!lease) return this.createLease(name, node);
     const prev = lease.spec?.holderIdentity ?? "";
     const now = microTime(new Date(sent));
-    const patch = acquirePatch(lease, this.me, this.cfg.leaseDurationSeconds, now) as Patch;
+    const patch = acquirePatch(lease, this.me, this.cfg.leaseDurationSeconds, now);
     try {
-      await K8s(Lease, { namespace: NODE_LEASE_NAMESPACE, name }).Patch(patch);
+      await leasePatch(name, patch);
     } catch (err) {
       if (lostRace(err) || httpStatus(err) === 404) return; // someone else was faster
       throw err;
@@ -206,8 +214,14 @@ export class ShardOwnership {
 
   private took(name: string, node: V1Node, sent: number): void {
     this.held.set(name, sent + this.validityMs());
+    this.takenAt.set(name, Date.now());
     ownedVNodes.set(this.held.size);
     this.hooks.take(name, node);
+  }
+
+  private unhold(name: string): void {
+    this.held.delete(name);
+    this.takenAt.delete(name);
   }
 
   /** How long after a renewal we may act: one renew period short of what peers wait. */
@@ -221,8 +235,8 @@ export class ShardOwnership {
     this.releasing.add(name);
     try {
       await this.hooks.drop(name, "release");
-      this.held.delete(name);
-      await K8s(Lease, { namespace: NODE_LEASE_NAMESPACE, name }).Patch([
+      this.unhold(name);
+      await leasePatch(name, [
         { op: "test", path: "/spec/holderIdentity", value: this.me },
         { op: "remove", path: "/spec/holderIdentity" },
       ]);
@@ -247,16 +261,10 @@ export class ShardOwnership {
   private async renew(name: string): Promise<void> {
     const sent = Date.now();
     try {
-      // every owned VNode, every renew period: the kept-alive connection, not a new one each
-      await apiRequest(
-        "PATCH",
-        `/apis/coordination.k8s.io/v1/namespaces/${NODE_LEASE_NAMESPACE}/leases/${name}`,
-        [
-          { op: "test", path: "/spec/holderIdentity", value: this.me },
-          { op: "add", path: "/spec/renewTime", value: microTime(new Date(sent)) },
-        ],
-        JSON_PATCH,
-      );
+      await leasePatch(name, [
+        { op: "test", path: "/spec/holderIdentity", value: this.me },
+        { op: "add", path: "/spec/renewTime", value: microTime(new Date(sent)) },
+      ]);
       if (this.held.has(name)) this.held.set(name, sent + this.validityMs());
     } catch (err) {
       renewFailures.inc();
@@ -271,7 +279,7 @@ export class ShardOwnership {
         { vnode: name, err: errText(err) },
         "lost the VNode's Lease: stopping its work",
       );
-      this.held.delete(name);
+      this.unhold(name);
       await this.hooks.drop(name, "lost");
       return;
     }
@@ -287,21 +295,20 @@ export class ShardOwnership {
   /** Our membership Lease: peers count us in the fair share while it is fresh. */
   private async announce(): Promise<void> {
     if (this.stopped) return;
-    await K8s(Lease).Apply(
-      {
-        metadata: {
-          name: this.memberName(),
-          namespace: MODULE_NAMESPACE,
-          labels: { [LABEL_COMPONENT]: COMPONENT_REPLICA, [LABEL_ENV]: this.cfg.env },
-        },
-        spec: {
-          holderIdentity: this.me,
-          leaseDurationSeconds: this.cfg.leaseDurationSeconds,
-          renewTime: microTime(),
-        },
+    await applyObject(paths.lease(MODULE_NAMESPACE, this.memberName()), {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: {
+        name: this.memberName(),
+        namespace: MODULE_NAMESPACE,
+        labels: { [LABEL_COMPONENT]: COMPONENT_REPLICA, [LABEL_ENV]: this.cfg.env },
       },
-      { force: true },
-    );
+      spec: {
+        holderIdentity: this.me,
+        leaseDurationSeconds: this.cfg.leaseDurationSeconds,
+        renewTime: microTime(),
+      },
+    });
   }
 
   private async liveMembers(now: number): Promise<string[]> {

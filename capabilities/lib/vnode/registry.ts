@@ -3,18 +3,24 @@
 // /health and keeps the Node status true, marks it NotReady when the base goes silent, and
 // deletes it past the TTL.
 import { errText, httpStatus } from "../errors";
-import { K8s, kind } from "kubernetes-fluent-client";
 import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
 import { MODULE_NAMESPACE, vnodeName } from "../contract";
-import { Lease } from "../kinds";
-import { apiRequest, MERGE_PATCH } from "../kube/api";
+import {
+  apiRequest,
+  applyObject,
+  deleteIfPresent,
+  JSON_PATCH,
+  MERGE_PATCH,
+  paths,
+} from "../kube/api";
 import type { Logger } from "../logger";
 import { OwnerHooks, ShardOwnership } from "../shards/ownership";
 import { ArkletClient, ArkletUnreachable, HealthData } from "../arklet/client";
 import { BaseStatus } from "../tunnel/heartbeat";
 import { ModuleWorker } from "../modules/worker";
 import { ShardStore } from "../queue/shard";
+import { spreadInterval } from "../queue/primitives";
 import { podKey } from "../modules/biz";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
@@ -38,7 +44,8 @@ interface Tracked {
   lastSeen: number;
   health?: HealthData;
   written: string;
-  timers: NodeJS.Timeout[];
+  /** Stops its periodic timers. */
+  timers: Array<() => void>;
   busy: boolean;
   /** The /health call on the wire, if any: a handover waits for it. */
   polling?: Promise<void>;
@@ -168,7 +175,7 @@ export class VNodeRegistry implements OwnerHooks {
           this.log.error({ vnode: t.name, err: errText(err) }, "VNode worker step failed"),
         );
       };
-      t.timers.push(setInterval(tick, ms));
+      t.timers.push(spreadInterval(tick, ms));
       tick(); // at once: after a restart the Lease must not wait a whole period
     };
     every(this.cfg.healthPollSeconds * 1000, () => (t.polling = this.pollHealth(t)));
@@ -233,27 +240,23 @@ export class VNodeRegistry implements OwnerHooks {
     const name = want.metadata?.name ?? "";
     let node: V1Node | undefined;
     try {
-      node = await apiRequest<V1Node>("GET", `/api/v1/nodes/${name}`);
+      node = await apiRequest<V1Node>("GET", paths.node(name));
     } catch (err) {
       if (httpStatus(err) !== 404) throw err;
     }
     if (!node) {
-      await K8s(kind.Node).Apply(want as kind.Node, { force: true });
+      await applyObject(paths.node(name), want);
       this.log.info({ vnode: name }, "created VNode");
       return;
     }
     const patch = metadataPatch(node, want);
-    if (patch.length > 0) await K8s(kind.Node).Patch(patch);
+    if (patch.length > 0) await apiRequest("PATCH", paths.node(name), patch, JSON_PATCH);
   }
 
   /** A missing Lease is created through ownership: held by us if we are under our share. */
   private async ensureLease(name: string, base: BaseStatus): Promise<void> {
     try {
-      // every heartbeat re-check of every base: the kept-alive connection, like the renewals
-      await apiRequest(
-        "GET",
-        `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${name}`,
-      );
+      await apiRequest("GET", paths.lease(LEASE_NAMESPACE, name));
       return;
     } catch (err) {
       if (httpStatus(err) !== 404) throw err;
@@ -269,7 +272,7 @@ export class VNodeRegistry implements OwnerHooks {
     const fp = fingerprint(desired);
     if (fp === t.written) return;
     if (!t.health && reachable) return; // adopted or new: keep what is there until the base answers
-    const path = `/api/v1/nodes/${t.name}`;
+    const path = paths.node(t.name);
     const current = (await apiRequest<V1Node>("GET", path)).status as V1NodeStatus | undefined;
     const status = withTimes(desired, current, new Date());
     await apiRequest("PATCH", `${path}/status`, { status }, MERGE_PATCH);
@@ -283,7 +286,7 @@ export class VNodeRegistry implements OwnerHooks {
   }
 
   private untrack(t: Tracked): Tracked {
-    t.timers.forEach(clearInterval);
+    t.timers.forEach(stop => stop());
     t.timers = [];
     return t;
   }
@@ -294,7 +297,7 @@ export class VNodeRegistry implements OwnerHooks {
     this.nodes.delete(name);
     this.seen.delete(name);
     if (t) await this.untrack(t).modules?.forget();
-    await K8s(kind.Node).Delete(name);
-    await K8s(Lease).InNamespace(LEASE_NAMESPACE).Delete(name);
+    await deleteIfPresent(paths.node(name));
+    await deleteIfPresent(paths.lease(LEASE_NAMESPACE, name));
   }
 }
