@@ -10,8 +10,12 @@ import { k8sCfg } from "kubernetes-fluent-client/dist/fluent/utils.js";
 import type { FetchMethods } from "kubernetes-fluent-client/dist/fluent/shared-types.js";
 
 const HEADERS_REFRESH_MS = 60_000;
-/** Enough parallelism for a burst of renewals; more would only mean more TLS handshakes. */
-const CONNECTIONS = 8;
+/**
+ * Kept-alive connections to the apiserver. Bounded, so a burst queues instead of opening
+ * connections; wide enough that a status write finds a free one while Lease renewals (capped
+ * at half of these, see ownership.ts) are on the wire.
+ */
+export const API_CONNECTIONS = 32;
 
 type Headers = Record<string, string>;
 
@@ -31,7 +35,7 @@ async function connect(): Promise<Conn> {
   const opts = (await kc.applyToFetchOptions({})) as { agent?: { options?: Headers } };
   const tls = opts.agent?.options ?? {};
   const agent = new Agent({
-    connections: CONNECTIONS,
+    connections: API_CONNECTIONS,
     keepAliveTimeout: 60_000,
     keepAliveMaxTimeout: 600_000,
     connect: { ca: tls.ca, cert: tls.cert, key: tls.key },

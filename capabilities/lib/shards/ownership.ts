@@ -15,7 +15,15 @@ import {
   REPLICA_LEASE_PREFIX,
 } from "../contract";
 import { errText, httpStatus } from "../errors";
-import { apiRequest, applyObject, deleteIfPresent, JSON_PATCH, paths } from "../kube/api";
+import {
+  API_CONNECTIONS,
+  apiRequest,
+  applyObject,
+  deleteIfPresent,
+  JSON_PATCH,
+  paths,
+} from "../kube/api";
+import { Semaphore } from "../queue/primitives";
 import { Lease, microTime } from "../kinds";
 import { leaseLabels } from "../vnode/node";
 import type { Logger } from "../logger";
@@ -56,6 +64,9 @@ export class ShardOwnership {
   /** When each held VNode was taken: a LIST sent before that cannot show it yet. */
   private takenAt = new Map<string, number>();
   private releasing = new Set<string>();
+  /** Renewals of 1000 Leases must not take every API connection from pod status writes. */
+  private renewals = new Semaphore(API_CONNECTIONS / 2);
+  private renewing = false;
   /** From the last balance pass: VNodes that exist and replicas that are live. */
   private vnodeCount = 0;
   private memberCount = 1;
@@ -253,9 +264,16 @@ export class ShardOwnership {
   // ---------- renewal ----------
 
   private async renewAll(): Promise<void> {
-    await this.announce();
-    // Leases being released are renewed too: we hold them until the holder is cleared
-    await Promise.all([...this.held.keys()].map(name => this.renew(name)));
+    if (this.renewing) return; // the last round is still on the wire: it renews them all
+    this.renewing = true;
+    try {
+      await this.announce();
+      // Leases being released are renewed too: we hold them until the holder is cleared
+      const names = [...this.held.keys()];
+      await Promise.all(names.map(name => this.renewals.run(() => this.renew(name))));
+    } finally {
+      this.renewing = false;
+    }
   }
 
   private async renew(name: string): Promise<void> {
