@@ -123,9 +123,30 @@ describe("module lifecycle", () => {
     const reasons = events.items
       .filter(e => e.involvedObject?.name === "checklist")
       .map(e => e.reason);
-    expect(reasons).toEqual(
-      expect.arrayContaining(["Installing", "Installed", "Uninstalling", "Uninstalled"]),
-    );
+    expect(reasons).toEqual(expect.arrayContaining(["Installed", "Uninstalling", "Uninstalled"]));
+  });
+
+  it("a slow install shows BizInstalling and an Installing Event, then Ready", async () => {
+    const b = bases[1];
+    b.opts.installMs = 4000;
+    try {
+      await K8s(kind.Pod).Create(modulePod(ns, "slowpoke", "0.0.1", b.opts.hostName));
+      const installing = await waitFor("slowpoke BizInstalling", async () => {
+        const p = await getPod(ns, "slowpoke");
+        const waiting = p?.status?.containerStatuses?.[0]?.state?.waiting;
+        return waiting?.reason === "BizInstalling" ? p : undefined;
+      });
+      expect(installing.status?.phase).toBe("Pending");
+      await waitFor("slowpoke Ready", async () => isReady(await getPod(ns, "slowpoke")));
+      const events = await K8s(kind.CoreEvent).InNamespace(ns).Get();
+      const reasons = events.items
+        .filter(e => e.involvedObject?.name === "slowpoke")
+        .map(e => e.reason);
+      expect(reasons).toEqual(expect.arrayContaining(["Installing", "Installed"]));
+    } finally {
+      b.opts.installMs = 0;
+      await K8s(kind.Pod).InNamespace(ns).Delete("slowpoke");
+    }
   });
 
   it("a Deployment of 3 over 3 bases: one biz on each; scale to 1 uninstalls two; delete leaves none", async () => {

@@ -24,7 +24,7 @@ import { failures as failureCount, queueDepth, readySeconds, retries } from "../
 
 /** Foreign pods are rare and cost a LIST: look every few biz polls (once a minute by default). */
 const FOREIGN_CHECK_EVERY = 4;
-/** An install younger than this shows no interim status (see interimHoldMs). */
+/** An install younger than this shows no interim status (see interimHoldMs) and no Installing Event. */
 const INTERIM_STATUS_DELAY_MS = 1000;
 const INSTALLED_STATES = new Set(["ACTIVATED", "RESOLVED", "DEACTIVATED", "BROKEN", "STOPPED"]);
 
@@ -260,14 +260,17 @@ export class ModuleWorker {
   private async install(key: string, spec: BizSpec): Promise<void> {
     const pods = this.live().filter(p => bizzesOf(p).some(b => specKey(b) === key));
     if (pods.length === 0 || this.stopped || !this.mayAct()) return;
-    // the Event is for people: it must not hold the install back by an API round trip
-    for (const p of pods)
-      void podEvent(
-        p,
-        "Normal",
-        "Installing",
-        `installing ${key} from ${spec.bizUrl} on ${this.vnode}`,
-      );
+    // for people, when an install is slow enough to watch: a fast one just says Installed
+    // (one API write less per module); never awaited, so it never holds the install back
+    const slow = setTimeout(() => {
+      for (const p of pods)
+        void podEvent(
+          p,
+          "Normal",
+          "Installing",
+          `installing ${key} from ${spec.bizUrl} on ${this.vnode}`,
+        );
+    }, INTERIM_STATUS_DELAY_MS);
     try {
       const env = await this.arklet.installBiz(this.base(), spec, this.cfg.installTimeoutMs);
       const out = installOutcome(env);
@@ -276,6 +279,8 @@ export class ModuleWorker {
     } catch (err) {
       if (!(err instanceof ArkletUnreachable)) throw err;
       this.failed(key, pods, { reason: "BaseUnreachable", message: err.message }, false);
+    } finally {
+      clearTimeout(slow);
     }
   }
 
