@@ -72,6 +72,7 @@ export async function bringUp(o: HarnessOptions): Promise<Harness> {
       1000,
     );
     await waitForVNodes(o.bases, o.log);
+    if (o.replicas > 1) await waitForShares(o.bases, o.replicas, o.log);
     await K8s(kind.Namespace).Apply({ metadata: { name: NAMESPACE } }, { force: true });
     await waitFor("the bench namespace's ServiceAccount", () =>
       K8s(kind.ServiceAccount).InNamespace(NAMESPACE).Get("default"),
@@ -120,6 +121,28 @@ async function waitForVNodes(bases: number, log: (line: string) => void): Promis
     120_000 + bases * 600,
   );
   log(`  ${bases} VNodes Ready in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/** With several replicas: every VNode held, none holding more than its share (balance settled). */
+async function waitForShares(bases: number, replicas: number, log: (line: string) => void) {
+  const share = Math.ceil(bases / replicas);
+  const started = Date.now();
+  const counts = await waitFor(
+    `${bases} VNodes shared among ${replicas} replicas`,
+    async () => {
+      const leases = await K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).WithLabel(LABEL_ENV, BENCH_ENV).Get();
+      const by = new Map<string, number>();
+      for (const l of leases.items) {
+        const holder = l.spec?.holderIdentity ?? "";
+        if (holder) by.set(holder, (by.get(holder) ?? 0) + 1);
+      }
+      const held = [...by.values()].reduce((a, b) => a + b, 0);
+      const fair = by.size === replicas && [...by.values()].every(n => n <= share);
+      return held === bases && fair ? Object.fromEntries(by) : undefined;
+    },
+    120_000,
+  );
+  log(`  shares settled in ${Math.round((Date.now() - started) / 1000)} s: ${JSON.stringify(counts)}`);
 }
 
 export async function readyVNodes(): Promise<number> {
