@@ -130,7 +130,10 @@ async function waitForShares(bases: number, replicas: number, log: (line: string
   const counts = await waitFor(
     `${bases} VNodes shared among ${replicas} replicas`,
     async () => {
-      const leases = await K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).WithLabel(LABEL_ENV, BENCH_ENV).Get();
+      const leases = await K8s(Lease)
+        .InNamespace(NODE_LEASE_NAMESPACE)
+        .WithLabel(LABEL_ENV, BENCH_ENV)
+        .Get();
       const by = new Map<string, number>();
       for (const l of leases.items) {
         const holder = l.spec?.holderIdentity ?? "";
@@ -142,7 +145,9 @@ async function waitForShares(bases: number, replicas: number, log: (line: string
     },
     120_000,
   );
-  log(`  shares settled in ${Math.round((Date.now() - started) / 1000)} s: ${JSON.stringify(counts)}`);
+  log(
+    `  shares settled in ${Math.round((Date.now() - started) / 1000)} s: ${JSON.stringify(counts)}`,
+  );
 }
 
 export async function readyVNodes(): Promise<number> {
