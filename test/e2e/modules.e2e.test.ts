@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { K8s, kind } from "kubernetes-fluent-client";
 import { TAINT_NOT_READY } from "../../capabilities/lib/contract";
 import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
-import { ShardRecord } from "../../capabilities/lib/queue/shard";
+import { PeprStore } from "../../capabilities/lib/kinds";
 import { createNamespace, kubectl, sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
 import { tearDownSuite } from "./teardown";
@@ -205,7 +205,7 @@ describe("module lifecycle", () => {
     ).toBe(true);
     // the failure and its backoff are persisted in the VNode's queue shard (a PeprStore of ours)
     const shard = await waitFor("the queue shard", async () =>
-      K8s(ShardRecord)
+      K8s(PeprStore)
         .InNamespace("pepr-system")
         .Get(`koupleless-shard.${nodeName(b)}`),
     );
@@ -458,7 +458,7 @@ describe("module lifecycle", () => {
       "the shard deleted",
       async () => {
         try {
-          await K8s(ShardRecord)
+          await K8s(PeprStore)
             .InNamespace("pepr-system")
             .Get(`koupleless-shard.${nodeName(b)}`);
           return false;

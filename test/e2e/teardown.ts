@@ -2,8 +2,7 @@
 // and queue shards go), the controller stops, leftovers are removed, namespaces deleted.
 import { K8s, kind } from "kubernetes-fluent-client";
 import { NODE_LEASE_NAMESPACE } from "../../capabilities/lib/contract";
-import { Lease } from "../../capabilities/lib/kinds";
-import { ShardRecord } from "../../capabilities/lib/queue/shard";
+import { Lease, PeprStore } from "../../capabilities/lib/kinds";
 import type { FakeBase } from "../../hack/fake-base/fake-base";
 import { kubectl, waitFor } from "./kube";
 import { PeprDev, stopPeprDev } from "./pepr-dev";
@@ -19,14 +18,17 @@ export async function tearDownSuite(
     await kubectl(["delete", "deployment", "--all", "-n", ns, "--wait=false"]);
   }
   await Promise.all(bases.map(b => b.stop(true)));
-  // a DEACTIVATED base takes its VNode's queue shard with it
-  await waitFor("queue shards deleted with their VNodes", async () => {
-    const list = await K8s(ShardRecord).InNamespace("pepr-system").Get();
-    return !list.items.some(r =>
-      bases.some(b => r.metadata?.name === `koupleless-shard.${devVNode(b)}`),
-    );
-  });
-  await stopPeprDev(dev);
+  try {
+    // a DEACTIVATED base takes its VNode's queue shard with it
+    await waitFor("queue shards deleted with their VNodes", async () => {
+      const list = await K8s(PeprStore).InNamespace("pepr-system").Get();
+      return !list.items.some(r =>
+        bases.some(b => r.metadata?.name === `koupleless-shard.${devVNode(b)}`),
+      );
+    });
+  } finally {
+    await stopPeprDev(dev); // even when the check fails: a stray pepr dev breaks every later suite
+  }
   for (const b of bases) {
     await K8s(kind.Node).Delete(devVNode(b));
     await K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).Delete(devVNode(b));

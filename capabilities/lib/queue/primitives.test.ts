@@ -291,8 +291,12 @@ describe("Backoff", () => {
 });
 
 describe("spreadInterval", () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it("first fires after the random part of the period, then every period", () => {
     const calls: number[] = [];
