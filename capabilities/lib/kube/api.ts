@@ -17,6 +17,13 @@ const HEADERS_REFRESH_MS = 60_000;
  */
 export const API_CONNECTIONS = 32;
 
+/**
+ * Every call is small and answered in milliseconds; one that hangs must not hold a pooled
+ * connection (and whatever waits for it, like a round of Lease renewals) for undici's default
+ * five minutes.
+ */
+const REQUEST_TIMEOUT_MS = 15_000;
+
 type Headers = Record<string, string>;
 
 interface Conn {
@@ -79,13 +86,22 @@ export async function apiRequest<T = unknown>(
   const { server, agent } = await now.conn;
   const h: Headers = { ...(await now.headers), accept: "application/json" };
   if (body !== undefined) h["content-type"] = contentType ?? "application/json";
-  const res = await request(`${server}${path}`, {
-    method,
-    headers: h,
-    dispatcher: agent,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.body.text();
+  let res: Awaited<ReturnType<typeof request>>;
+  let text: string;
+  try {
+    res = await request(`${server}${path}`, {
+      method,
+      headers: h,
+      dispatcher: agent,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      bodyTimeout: REQUEST_TIMEOUT_MS,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    text = await res.body.text();
+  } catch (err) {
+    // no answer (connection lost, timed out): say which call, so a log line can be acted on
+    throw new Error(`${method} ${path.split("?")[0]}: ${(err as Error).message}`, { cause: err });
+  }
   const data = parse(text);
   if (res.statusCode >= 300) {
     const reason = (data as { reason?: string } | undefined)?.reason ?? "";
