@@ -23,6 +23,8 @@ export interface PassResult {
   createLatencyMs: Summary;
   throughputPerSecond: number;
   successRatio: number;
+  /** Create calls the API refused (e.g. a webhook call that failed). */
+  createErrors: number;
   installCallsPerModule: number;
   /** Mean and percentiles of each step, in ms. */
   phases: Record<string, Summary>;
@@ -178,9 +180,11 @@ export async function createPass(
   apps: string[],
   o: PassOptions,
 ): Promise<PassResult> {
+  let createErrors = 0;
   await paced(apps, o.rate, async app => {
     clock.entry(app).created = Date.now();
-    await createModule(app, o.bare);
+    // a refused create is a failed module, not a failed run: the success ratio shows it
+    await createModule(app, o.bare).catch(() => createErrors++);
   });
   await waitFor(
     `${apps.length} modules Ready`,
@@ -203,6 +207,7 @@ export async function createPass(
     createLatencyMs: summarize(ok.map(a => gap(clock.entry(a).created, clock.entry(a).ready))),
     throughputPerSecond: Math.round((ok.length / span) * 10) / 10,
     successRatio: ok.length / apps.length,
+    createErrors,
     installCallsPerModule:
       apps.reduce((n, a) => n + (installs.get(a)?.length ?? 0), 0) / apps.length,
     phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),

@@ -185,7 +185,8 @@ export function summary(r: BenchResult): string {
       if (!p) continue;
       lines.push(
         `${name}: create->Ready ${ms(p.createLatencyMs)}; ${p.throughputPerSecond} modules/s; ` +
-          `success ${(p.successRatio * 100).toFixed(1)}%; ${p.installCallsPerModule} install calls/module`,
+          `success ${(p.successRatio * 100).toFixed(1)}% (${p.createErrors} creates refused); ` +
+          `${p.installCallsPerModule} install calls/module`,
       );
       for (const [phase, s] of Object.entries(p.phases))
         lines.push(`    ${phase}: p50 ${s.p50}, p90 ${s.p90} ms`);
@@ -222,7 +223,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch(err => {
-    console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`bench failed: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
     process.exit(1);
   });
 }

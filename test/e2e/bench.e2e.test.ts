@@ -32,6 +32,7 @@ function bench(args: string[]): Promise<{ code: number; out: string }> {
 
 function checkPass(pass: PassResult | undefined, modules = 20): void {
   expect(pass?.successRatio).toBe(1);
+  expect(pass?.createErrors).toBe(0);
   expect(pass?.installCallsPerModule).toBe(1);
   expect(pass?.createLatencyMs.n).toBe(modules);
   expect(Object.keys(pass?.phases ?? {})).toHaveLength(5);
