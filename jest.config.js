@@ -19,7 +19,14 @@ const transform = {
   ],
 };
 const transformIgnorePatterns = [`/node_modules/(?!(${ESM_PACKAGES.join("|")})/)`];
-const common = { testEnvironment: "node", transform, transformIgnorePatterns };
+// the local cluster's state (etcd keeps *.snap files) is no part of the code
+const modulePathIgnorePatterns = ["<rootDir>/.cluster/"];
+const common = {
+  testEnvironment: "node",
+  transform,
+  transformIgnorePatterns,
+  modulePathIgnorePatterns,
+};
 
 /** @type {import('jest').Config} */
 module.exports = {

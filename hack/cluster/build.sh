@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the multi-call control-plane binary (etcd, kube-apiserver, kube-controller-manager,
+# Builds the multi-call binary (etcd, kube-apiserver, kube-controller-manager, kubelet, kube-proxy,
 # kube-scheduler, kubectl) from the Go modules pinned in go.mod, and caches it outside the
 # repository keyed by Kubernetes version, Go version and a hash of the Go sources.
 # Prints the directory holding the binaries on its last line of stdout. Progress goes to stderr.
@@ -42,7 +42,7 @@ go build -v -ldflags "$LDF" -o "$TMP/kube-local" . 2>&1 | awk -v total="$TOTAL" 
     next }
   { print > "/dev/stderr"; fflush("/dev/stderr") }'
 [[ -x "$TMP/kube-local" ]] || { echo "build.sh: go build failed (see above)" >&2; exit 1; }
-for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do ln -sf kube-local "$TMP/$n"; done
+for n in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do ln -sf kube-local "$TMP/$n"; done
 rm -rf "$OUT"
 mv "$TMP" "$OUT"
 trap - EXIT

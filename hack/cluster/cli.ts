@@ -1,4 +1,6 @@
-// npm run cluster:up | cluster:down | cluster:status | dev | kubectl -- <args>
+// npm run cluster:up [-- --node] | cluster:down [-- --node] | cluster:status | dev | kubectl -- <args>
+// --node (or KUBE_LOCAL_NODE=1): one real worker Node too, added to a running cluster if need be;
+// cluster:down -- --node removes only that node (see node.ts, docs/adr/0009-*.md).
 import { spawn } from "node:child_process";
 import { join, relative } from "node:path";
 import {
@@ -6,7 +8,8 @@ import {
   DEFAULT_UP_OPTIONS,
   KUBECONFIG_PATH,
   REPO_ROOT,
-  down,
+  detachNode,
+  downDetailed,
   readState,
   status,
   up,
@@ -14,8 +17,9 @@ import {
 
 const rel = (p: string) => relative(process.cwd(), p) || ".";
 
-async function cmdUp(): Promise<number> {
-  const res = await up(DEFAULT_UP_OPTIONS);
+async function cmdUp(args: string[]): Promise<number> {
+  const node = args.includes("--node") || DEFAULT_UP_OPTIONS.node;
+  const res = await up({ ...DEFAULT_UP_OPTIONS, node });
   const how = [
     `  export KUBECONFIG=${KUBECONFIG_PATH}`,
     `  export PATH=${res.state.binDir}:$PATH   # a kubectl matching the cluster`,
@@ -27,15 +31,24 @@ async function cmdUp(): Promise<number> {
     console.log(`The local cluster is already up at ${res.state.apiserver}. To use it:\n${how}`);
     return 0;
   }
+  if (res.state.node) {
+    console.log(`Real node ${res.state.node.name} (${res.state.node.ip}) is Ready.`);
+  }
   console.log(
     `Local cluster up at ${res.state.apiserver} in ${res.seconds.toFixed(1)}s. To use it:\n${how}`,
   );
   return 0;
 }
 
-async function cmdDown(): Promise<number> {
-  const stopped = await down();
+async function cmdDown(args: string[]): Promise<number> {
+  const nodeOnly = args.includes("--node");
+  const { stopped, removed } = nodeOnly ? await detachNode() : await downDetailed();
+  if (nodeOnly && !stopped.length && !removed.length) {
+    console.log("No real node was running.");
+    return 0;
+  }
   console.log(stopped.length ? `Stopped ${stopped.join(", ")}.` : "No local cluster was running.");
+  if (removed.length) console.log(`Removed: ${removed.join("; ")}.`);
   return 0;
 }
 
@@ -61,6 +74,12 @@ async function cmdStatus(): Promise<number> {
     ["COMPONENT".padEnd(24), "PID".padEnd(8), "PORT".padEnd(6), "PROCESS", "HEALTH"].join(" "),
   );
   console.log(rows.join("\n"));
+  if (st.state.node) {
+    const n = st.state.node;
+    console.log(
+      `node: ${n.name}   ip: ${n.ip}   Ready: ${st.nodeReady ?? "unknown"}   kubelet port: ${n.kubeletPort}   containerd: ${rel(n.socket)}`,
+    );
+  }
   console.log(
     st.healthy
       ? "Cluster is healthy."

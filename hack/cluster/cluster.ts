@@ -1,5 +1,6 @@
 // The local control plane: real etcd, kube-apiserver, kube-controller-manager and
-// kube-scheduler processes on 127.0.0.1, started from the cached multi-call binary.
+// kube-scheduler processes on 127.0.0.1, started from the cached multi-call binary; with
+// `node: true` also one real worker Node (containerd, kubelet, kube-proxy; see node.ts).
 // Every process is recorded by pid in .cluster/state.json so that `down` stops exactly
 // what `up` started and nothing else.
 import { spawn, spawnSync } from "node:child_process";
@@ -7,6 +8,22 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { ensurePauseImage } from "../image/image";
+import {
+  addServiceRoute,
+  importCachedImages,
+  killShims,
+  NodeInfo,
+  nodeIp,
+  nodeName,
+  nodeUnavailableReason,
+  removeContainers,
+  removeIptablesChains,
+  removeNetwork,
+  socketAnswers,
+  unmountUnder,
+  writeNodeConfig,
+} from "./node";
 import { makePki, Pki } from "./pki";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
@@ -19,13 +36,18 @@ export type ComponentName =
   | "etcd"
   | "kube-apiserver"
   | "kube-controller-manager"
-  | "kube-scheduler";
+  | "kube-scheduler"
+  | "containerd"
+  | "kubelet"
+  | "kube-proxy";
 
 export interface Component {
   name: ComponentName;
   pid: number;
   port: number;
   log: string;
+  /** the executable when it is not the multi-call binary (containerd) */
+  exe?: string;
 }
 
 export interface ClusterState {
@@ -34,6 +56,8 @@ export interface ClusterState {
   apiserver: string;
   startedAt: string;
   components: Component[];
+  /** the real worker Node, when started with `node: true` */
+  node?: NodeInfo;
 }
 
 /** Node-lifecycle timings; short defaults so that failure tests take seconds, not minutes. */
@@ -44,6 +68,8 @@ export interface UpOptions {
   nodeEvictionRate: string;
   /** kube-controller-manager's client QPS (upstream default 20; burst is 1.5x). */
   kcmApiQps: string;
+  /** also start one real worker Node (kubelet, kube-proxy, containerd) */
+  node: boolean;
   log: (line: string) => void;
 }
 
@@ -53,6 +79,7 @@ export const DEFAULT_UP_OPTIONS: UpOptions = {
   nodeStartupGracePeriod: process.env.KUBE_LOCAL_NODE_STARTUP_GRACE_PERIOD ?? "60s",
   nodeEvictionRate: process.env.KUBE_LOCAL_NODE_EVICTION_RATE ?? "1",
   kcmApiQps: process.env.KUBE_LOCAL_KCM_API_QPS ?? "20",
+  node: process.env.KUBE_LOCAL_NODE === "1",
   log: line => console.log(line),
 };
 
@@ -84,11 +111,11 @@ function writeState(state: ClusterState): void {
 }
 
 /** True when pid is alive and is one of our kube-local processes (pids get reused). */
-export function isOurProcess(pid: number, binDir: string): boolean {
+export function isOurProcess(pid: number, binDir: string, exe?: string): boolean {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return cmd.startsWith(join(binDir, BIN_NAME)) && !/\) Z /.test(stat);
+    return cmd.startsWith(exe ?? join(binDir, BIN_NAME)) && !/\) Z /.test(stat);
   } catch {
     return false;
   }
@@ -169,16 +196,25 @@ interface Ctx {
   state: ClusterState;
 }
 
-function startComponent(ctx: Ctx, name: ComponentName, port: number, args: string[]): Component {
+function startComponent(
+  ctx: Ctx,
+  name: ComponentName,
+  port: number,
+  run: string[] | { exe: string; args: string[]; env?: NodeJS.ProcessEnv },
+): Component {
+  const { exe, args, env } = Array.isArray(run)
+    ? { args: run, exe: undefined, env: undefined }
+    : run;
   const log = join(CLUSTER_DIR, "logs", `${name}.log`);
   const fd = openSync(log, "a");
   // detached: the components outlive `npm run cluster:up`, in their own process group
-  const child = spawn(join(ctx.binDir, BIN_NAME), [name, ...args], {
+  const child = spawn(exe ?? join(ctx.binDir, BIN_NAME), exe ? args : [name, ...args], {
     detached: true,
     stdio: ["ignore", fd, fd],
+    env: env ?? process.env,
   });
   child.unref();
-  const comp: Component = { name, pid: child.pid ?? -1, port, log };
+  const comp: Component = { name, pid: child.pid ?? -1, port, log, ...(exe ? { exe } : {}) };
   ctx.state.components.push(comp);
   writeState(ctx.state);
   return comp;
@@ -193,7 +229,7 @@ async function waitUntil(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const dead = ctx.state.components.find(c => !isOurProcess(c.pid, ctx.binDir));
+    const dead = ctx.state.components.find(c => !isOurProcess(c.pid, ctx.binDir, c.exe));
     if (dead) throw new ComponentDiedError(dead.name, tail(dead.log));
     if (await check().catch(() => false)) return;
     await sleep(250);
@@ -262,6 +298,11 @@ async function startApiserver(ctx: Ctx, etcd: string): Promise<void> {
     "--allow-privileged=true",
     `--cert-dir=${join(pki.dir, "apiserver")}`,
     "--profiling=false",
+    // for a real Node (now or attached later): logs/exec/port-forward reach its kubelet with
+    // the admin client certificate, by the node's IP (its host name need not resolve)
+    `--kubelet-client-certificate=${pki.adminCert}`,
+    `--kubelet-client-key=${pki.adminKey}`,
+    "--kubelet-preferred-address-types=InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP",
   ]);
   ctx.state.apiserver = `https://127.0.0.1:${port}`;
   writeState(ctx.state);
@@ -320,19 +361,210 @@ async function holdsLease(ctx: Ctx, name: string): Promise<boolean> {
   return Boolean(lease.spec?.holderIdentity);
 }
 
+// ---------- the real Node ----------
+
+const SERVICE_CIDR = "10.0.0.0/24";
+
+async function apiGet(ctx: Ctx, path: string): Promise<{ status: number; body: string }> {
+  const tls = { ca: ctx.pki.caCert, cert: ctx.pki.adminCert, key: ctx.pki.adminKey };
+  return httpsGet(`${ctx.state.apiserver}${path}`, tls);
+}
+
+async function nodeReady(ctx: Ctx, name: string): Promise<boolean> {
+  const res = await apiGet(ctx, `/api/v1/nodes/${name}`);
+  if (res.status !== 200) return false;
+  const node = JSON.parse(res.body) as {
+    status?: { conditions?: { type: string; status: string }[] };
+  };
+  return Boolean(node.status?.conditions?.some(c => c.type === "Ready" && c.status === "True"));
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  return (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
+}
+
+/** containerd, then the cached images (pause first), then kubelet until Ready, then kube-proxy. */
+async function startNode(ctx: Ctx, opts: UpOptions): Promise<void> {
+  const reason = nodeUnavailableReason();
+  if (reason) throw new Error(`cannot start the node: ${reason}`);
+  const dir = join(CLUSTER_DIR, "node");
+  const node: NodeInfo = {
+    name: nodeName(),
+    ip: nodeIp(),
+    dir,
+    socket: join(dir, "containerd.sock"),
+    kubeletPort: await freePort(),
+    kubeletHealthzPort: await freePort(),
+    proxyHealthzPort: await freePort(),
+    proxyMetricsPort: await freePort(),
+    serviceCidr: SERVICE_CIDR,
+  };
+  ctx.state.node = node;
+  writeState(ctx.state);
+  const cfg = writeNodeConfig(node, { kubeconfig: KUBECONFIG_PATH, caCert: ctx.pki.caCert });
+  opts.log(`Starting containerd (node ${node.name}, ${node.ip})...`);
+  // no image is pulled from anywhere: a pull (of an image nobody imported) goes to a proxy
+  // address on which nothing listens and fails at once, instead of reaching for a registry
+  const noPulls = "http://127.0.0.1:9";
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HTTP_PROXY: noPulls,
+    HTTPS_PROXY: noPulls,
+    NO_PROXY: "",
+  };
+  for (const k of ["http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy"]) {
+    delete env[k];
+  }
+  startComponent(ctx, "containerd", 0, {
+    exe: "/usr/bin/containerd",
+    args: ["--config", cfg.containerdConfig],
+    env,
+  });
+  await waitUntil(ctx, "containerd's socket", () => socketAnswers(node.socket), 60_000);
+  ensurePauseImage(opts.log);
+  importCachedImages(node.socket, opts.log);
+  addServiceRoute(node.serviceCidr);
+  opts.log("Starting kubelet...");
+  startComponent(ctx, "kubelet", node.kubeletHealthzPort, [
+    `--config=${cfg.kubeletConfig}`,
+    `--kubeconfig=${KUBECONFIG_PATH}`,
+    `--hostname-override=${node.name}`,
+    `--node-ip=${node.ip}`,
+    `--root-dir=${join(dir, "kubelet")}`,
+    `--cert-dir=${join(dir, "kubelet", "pki")}`,
+  ]);
+  await waitUntil(ctx, `Node ${node.name} to be Ready`, () => nodeReady(ctx, node.name), 180_000);
+  opts.log("Starting kube-proxy...");
+  startComponent(ctx, "kube-proxy", node.proxyHealthzPort, [`--config=${cfg.proxyConfig}`]);
+  await waitUntil(
+    ctx,
+    "kube-proxy /healthz",
+    () => httpOk(`http://127.0.0.1:${node.proxyHealthzPort}/healthz`),
+    60_000,
+  );
+}
+
+function pkiFiles(dir: string): Pki {
+  const p = (name: string) => join(dir, name);
+  return {
+    dir,
+    caCert: p("ca.crt"),
+    serverCert: p("server.crt"),
+    serverKey: p("server.key"),
+    adminCert: p("admin.crt"),
+    adminKey: p("admin.key"),
+    saPub: p("sa.pub"),
+    saKey: p("sa.key"),
+  };
+}
+
+const NODE_COMPONENTS: ComponentName[] = ["containerd", "kubelet", "kube-proxy"];
+
+/**
+ * Adds the real Node to the running cluster (what `up` with `node: true` does last). When the
+ * node cannot start, it is cleaned away again and the control plane keeps running.
+ */
+export async function attachNode(
+  log: (line: string) => void = DEFAULT_UP_OPTIONS.log,
+): Promise<ClusterState> {
+  const st = await status();
+  if (!st || !st.healthy)
+    throw new Error("No healthy local cluster. Start one with: npm run cluster:up");
+  if (st.state.node) return st.state;
+  const ctx: Ctx = {
+    binDir: st.state.binDir,
+    pki: pkiFiles(join(CLUSTER_DIR, "pki")),
+    state: st.state,
+  };
+  try {
+    await startNode(ctx, { ...DEFAULT_UP_OPTIONS, node: true, log });
+  } catch (err) {
+    await detachNode();
+    throw err;
+  }
+  ctx.state.options.node = true;
+  writeState(ctx.state);
+  return ctx.state;
+}
+
+/**
+ * Stops the real Node (kube-proxy, kubelet, then containerd after its tasks and containers),
+ * removes what it left on the machine, and deletes its Node object; the control plane stays.
+ */
+export async function detachNode(): Promise<{ stopped: string[]; removed: string[] }> {
+  const state = readState();
+  const stopped: string[] = [];
+  const removed: string[] = [];
+  if (!state?.node) return { stopped, removed };
+  const node = state.node;
+  await stopNodeProcesses(state, stopped, removed);
+  const del = await httpsDelete(`${state.apiserver}/api/v1/nodes/${node.name}`, adminTls()).catch(
+    () => 0,
+  );
+  if (del === 200) removed.push(`Node object ${node.name}`);
+  if (existsSync(node.dir)) removed.push(...unmountUnder(node.dir));
+  rmSync(node.dir, { recursive: true, force: true });
+  state.components = state.components.filter(c => !NODE_COMPONENTS.includes(c.name));
+  delete state.node;
+  state.options.node = false;
+  writeState(state);
+  return { stopped, removed };
+}
+
+/** Stops the node's processes (newest first) and removes what the node made on the machine. */
+async function stopNodeProcesses(
+  state: ClusterState,
+  stopped: string[],
+  removed: string[],
+): Promise<void> {
+  if (!state.node) return;
+  for (const c of [...state.components].reverse()) {
+    if (!NODE_COMPONENTS.includes(c.name)) continue;
+    const alive = isOurProcess(c.pid, state.binDir, c.exe);
+    if (c.name === "containerd" && alive) removed.push(...removeContainers(state.node.socket));
+    if (alive) stopped.push(`${c.name} (pid ${c.pid})`);
+    await stopPid(c.pid, state.binDir, c.exe);
+  }
+  removed.push(...killShims(state.node.socket));
+  removed.push(...removeNetwork());
+  removed.push(...removeIptablesChains());
+}
+
+function httpsDelete(url: string, tls: TlsFiles): Promise<number> {
+  return new Promise((res, rej) => {
+    const req = request(url, {
+      method: "DELETE",
+      ca: readFileSync(tls.ca),
+      cert: tls.cert ? readFileSync(tls.cert) : undefined,
+      key: tls.key ? readFileSync(tls.key) : undefined,
+      timeout: 5000,
+    });
+    req.on("response", r => (r.resume(), res(r.statusCode ?? 0)));
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", rej);
+    req.end();
+  });
+}
+
 export interface UpResult {
   alreadyUp: boolean;
   state: ClusterState;
   seconds: number;
 }
 
+/** A healthy cluster is up: adds the node when one is asked for and missing. */
+async function upAlready(state: ClusterState, opts: UpOptions, t0: number): Promise<UpResult> {
+  if (!opts.node || state.node) return { alreadyUp: true, state, seconds: 0 };
+  opts.log("The local cluster is up without a node; adding one...");
+  const withNode = await attachNode(opts.log);
+  return { alreadyUp: false, state: withNode, seconds: (Date.now() - t0) / 1000 };
+}
+
 /** Brings the control plane up, or reports that it already is. Leaves nothing behind on failure. */
 export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult> {
   const t0 = Date.now();
   const existing = await status();
-  if (existing && existing.healthy) {
-    return { alreadyUp: true, state: existing.state, seconds: 0 };
-  }
+  if (existing && existing.healthy) return upAlready(existing.state, opts, t0);
   if (existing) {
     opts.log("Found a stopped or unhealthy local cluster; cleaning it up first.");
     await down();
@@ -359,6 +591,7 @@ export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult
     writeFileSync(KUBECONFIG_PATH, kubeconfigYaml(state.apiserver, pki), { mode: 0o600 });
     opts.log("Starting kube-controller-manager and kube-scheduler...");
     await startControllers(ctx, opts);
+    if (opts.node) await startNode(ctx, opts);
   } catch (err) {
     await down();
     throw err;
@@ -368,25 +601,38 @@ export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult
 
 // ---------- stop ----------
 
-async function stopPid(pid: number, binDir: string): Promise<void> {
-  if (!isOurProcess(pid, binDir)) return;
+async function stopPid(pid: number, binDir: string, exe?: string): Promise<void> {
+  if (!isOurProcess(pid, binDir, exe)) return;
   process.kill(pid, "SIGTERM");
-  for (let i = 0; i < 40 && isOurProcess(pid, binDir); i++) await sleep(250);
-  if (isOurProcess(pid, binDir)) process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 40 && isOurProcess(pid, binDir, exe); i++) await sleep(250);
+  if (isOurProcess(pid, binDir, exe)) process.kill(pid, "SIGKILL");
 }
 
-/** Stops exactly the recorded processes (newest first) and removes the state directory. */
+/**
+ * Stops exactly the recorded processes (newest first) and removes the state directory.
+ * With a node, containerd's tasks and containers go before containerd itself, and then its
+ * network namespaces, veths, bridge, iptables chains and mounts; `removed` lists them.
+ */
 export async function down(): Promise<string[]> {
+  return (await downDetailed()).stopped;
+}
+
+export async function downDetailed(): Promise<{ stopped: string[]; removed: string[] }> {
   const state = readState();
   const stopped: string[] = [];
+  const removed: string[] = [];
   if (state) {
+    await stopNodeProcesses(state, stopped, removed);
     for (const c of [...state.components].reverse()) {
-      if (isOurProcess(c.pid, state.binDir)) stopped.push(`${c.name} (pid ${c.pid})`);
-      await stopPid(c.pid, state.binDir);
+      if (NODE_COMPONENTS.includes(c.name)) continue;
+      if (isOurProcess(c.pid, state.binDir, c.exe)) stopped.push(`${c.name} (pid ${c.pid})`);
+      await stopPid(c.pid, state.binDir, c.exe);
     }
   }
+  // never delete through a mount (a pod's hostPath, a container's rootfs)
+  if (existsSync(CLUSTER_DIR)) removed.push(...unmountUnder(CLUSTER_DIR));
   rmSync(CLUSTER_DIR, { recursive: true, force: true });
-  return stopped;
+  return { stopped, removed };
 }
 
 // ---------- status ----------
@@ -400,11 +646,17 @@ export interface ClusterStatus {
   state: ClusterState;
   components: ComponentStatus[];
   healthy: boolean;
+  /** the real Node's Ready condition as the apiserver sees it ("True", "False", "Unknown") */
+  nodeReady?: string;
 }
 
 async function probe(state: ClusterState, c: Component): Promise<boolean> {
   const ca = join(CLUSTER_DIR, "pki", "ca.crt");
   if (c.name === "etcd") return (await fetch(`http://127.0.0.1:${c.port}/health`)).ok;
+  if (c.name === "containerd") return state.node ? socketAnswers(state.node.socket) : false;
+  if (c.name === "kubelet" || c.name === "kube-proxy") {
+    return httpOk(`http://127.0.0.1:${c.port}/healthz`);
+  }
   const path = c.name === "kube-apiserver" ? "readyz" : "healthz";
   return (await httpsGet(`https://127.0.0.1:${c.port}/${path}`, { ca })).status === 200;
 }
@@ -415,12 +667,33 @@ export async function status(): Promise<ClusterStatus | undefined> {
   if (!state) return undefined;
   const components = await Promise.all(
     state.components.map(async c => {
-      const running = isOurProcess(c.pid, state.binDir);
+      const running = isOurProcess(c.pid, state.binDir, c.exe);
       const healthy = running && (await probe(state, c).catch(() => false));
       return { ...c, running, healthy };
     }),
   );
+  const expected = state.node ? 7 : 4;
   const healthy =
-    components.length === 4 && components.every(c => c.healthy) && existsSync(KUBECONFIG_PATH);
-  return { state, components, healthy };
+    components.length === expected &&
+    components.every(c => c.healthy) &&
+    existsSync(KUBECONFIG_PATH);
+  const apiUp = components.find(c => c.name === "kube-apiserver")?.healthy ?? false;
+  const nodeReady = state.node && apiUp ? await nodeReadyCondition(state) : undefined;
+  return { state, components, healthy, nodeReady };
+}
+
+/** The real Node's Ready condition as the apiserver has it. */
+async function nodeReadyCondition(state: ClusterState): Promise<string> {
+  const url = `${state.apiserver}/api/v1/nodes/${state.node?.name}`;
+  const res = await httpsGet(url, adminTls()).catch(() => undefined);
+  if (res?.status !== 200) return "not registered";
+  const n = JSON.parse(res.body) as {
+    status?: { conditions?: { type: string; status: string }[] };
+  };
+  return n.status?.conditions?.find(c => c.type === "Ready")?.status ?? "Unknown";
+}
+
+function adminTls(): TlsFiles {
+  const pki = join(CLUSTER_DIR, "pki");
+  return { ca: join(pki, "ca.crt"), cert: join(pki, "admin.crt"), key: join(pki, "admin.key") };
 }

@@ -1,10 +1,11 @@
 // Command kube-local is a multi-call binary: one build of etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler and kubectl, linked once to save minutes
+// kube-controller-manager, kube-scheduler, kubectl, kubelet and kube-proxy, linked once to save minutes
 // of build time. Each component still runs in its own process, because the
 // upstream commands install process-wide signal handlers that panic if run twice.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/url"
@@ -24,10 +25,12 @@ import (
 	kubectl "k8s.io/kubectl/pkg/cmd"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	kcm "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
-const usage = "usage: kube-local {etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubectl} [flags]"
+const usage = "usage: kube-local {etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy} [flags]"
 
 func main() {
 	name, args := filepath.Base(os.Args[0]), os.Args[1:]
@@ -50,6 +53,10 @@ func main() {
 		cmd = scheduler.NewSchedulerCommand()
 	case "kubectl":
 		cmd = kubectl.NewDefaultKubectlCommand()
+	case "kubelet":
+		cmd = kubelet.NewKubeletCommand(context.Background())
+	case "kube-proxy":
+		cmd = proxy.NewProxyCommand()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown component %q\n%s\n", name, usage)
 		os.Exit(2)
