@@ -1,7 +1,7 @@
 // The fake base must answer like the real Arklet (contract §5), through our real Arklet client.
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { ArkletClient, ArkletUnreachable, BaseAddress } from "../../capabilities/lib/arklet/client";
-import { FakeBase } from "./fake-base";
+import { FakeBase, FakeBaseOptions, habitOptions } from "./fake-base";
 
 const biz = { bizName: "biz1", bizVersion: "0.0.1", bizUrl: "file:///tmp/biz1.jar" };
 
@@ -65,13 +65,13 @@ describe("FakeBase", () => {
   it("reports health with metaspace in bytes and masterBizInfo", async () => {
     const res = await client.health(addr, 2000);
     const h = res.data?.healthData;
-    expect(h?.jvm?.["java max metaspace"]).toBe(256 * 1024 * 1024);
+    expect(h?.jvm?.["java max metaspace"]).toBe(-1); // the JVM default
     expect(h?.masterBizInfo).toMatchObject({ bizName: "base", bizState: "ACTIVATED" });
   });
 
   it("switches the active version", async () => {
     await call("installBiz", biz);
-    await call("installBiz", { ...biz, bizVersion: "0.0.2" });
+    await call("installBiz", { ...biz, bizVersion: "0.0.2", bizUrl: "file:///tmp/biz1-0.0.2.jar" });
     await call("switchBiz", biz);
     const states = (
       (await call("queryAllBiz")).data as unknown as Array<{ bizVersion: string; bizState: string }>
@@ -172,7 +172,7 @@ describe("FakeBase heartbeats", () => {
         body: {
           baseMetadata: {
             identity: "127.0.0.1",
-            name: "base",
+            name: "TO_BE_IMPLEMENTED",
             version: "1.0.0",
             clusterName: "default",
           },
@@ -184,5 +184,135 @@ describe("FakeBase heartbeats", () => {
       },
       expect.objectContaining({ body: expect.objectContaining({ state: "deactivated" }) }),
     ]);
+  });
+});
+
+describe("FakeBase: the real base's habits (on by default, each can be turned off)", () => {
+  const client = new ArkletClient("koupleless-pepr/test-replica");
+  const JAR = "file:///opt/biz/skew-1.0.0-ark-biz.jar";
+  let base: FakeBase | undefined;
+  const start = async (opts: Partial<FakeBaseOptions> = {}) => {
+    base = new FakeBase({ host: "127.0.0.1", port: 0, ...opts });
+    await base.start();
+    const addr = { ip: "127.0.0.1", port: base.port };
+    return (cmd: string, body: object = {}) =>
+      client.call<Record<string, unknown>>(addr, cmd, body, 2000);
+  };
+  afterEach(() => base?.stop());
+
+  const jvm = async (call: Awaited<ReturnType<typeof start>>) =>
+    ((await call("health")).data?.healthData as { jvm: Record<string, number> }).jvm;
+
+  it.each([
+    { breathingHeap: true, changes: true },
+    { breathingHeap: false, changes: false },
+  ])("heap usage changes on every /health: $breathingHeap", async ({ breathingHeap, changes }) => {
+    const call = await start({ breathingHeap });
+    const [a, b] = [await jvm(call), await jvm(call)];
+    expect(a["free memory(M)"] !== b["free memory(M)"]).toBe(changes);
+    expect(a["max memory(M)"]).toBe(b["max memory(M)"]);
+  });
+
+  it.each([
+    { timelessRecords: true, records: [{}, {}] },
+    {
+      timelessRecords: false,
+      records: [expect.objectContaining({ changeTime: expect.any(Number), reason: "Started" })],
+    },
+  ])("records without times: $timelessRecords", async ({ timelessRecords, records }) => {
+    const call = await start({ timelessRecords });
+    await call("installBiz", biz);
+    const [info] = (await call("queryAllBiz")).data as unknown as Array<{
+      bizStateRecords: unknown;
+    }>;
+    expect(info.bizStateRecords).toEqual(records);
+  });
+
+  it.each([
+    { manifestWins: true, runs: "skew:1.0.0" },
+    { manifestWins: false, runs: "skew:2.0.0" },
+  ])("the manifest's version wins: $manifestWins", async ({ manifestWins, runs }) => {
+    const call = await start({ manifestWins, manifests: { [JAR]: "skew:1.0.0" } });
+    const res = await call("installBiz", { bizName: "skew", bizVersion: "2.0.0", bizUrl: JAR });
+    expect(res).toMatchObject({
+      code: "SUCCESS",
+      data: { bizInfos: [expect.objectContaining({ bizVersion: runs.split(":")[1] })] },
+    });
+    expect(base?.installed().map(b => `${b.bizName}:${b.bizVersion}`)).toEqual([runs]);
+  });
+
+  it("answers REPEAT_BIZ for a jar already installed under another name, naming its biz", async () => {
+    const call = await start();
+    await call("installBiz", { bizName: "alpha", bizVersion: "1.0.0", bizUrl: JAR });
+    expect(await call("installBiz", { bizName: "beta", bizVersion: "1.0.0", bizUrl: JAR })).toEqual(
+      {
+        code: "FAILED",
+        message: "install biz not success!",
+        data: { code: "REPEAT_BIZ", message: "Biz: alpha:1.0.0 has been installed or registered." },
+        baseIdentity: "127.0.0.1",
+      },
+    );
+  });
+
+  it("installs the asked name:version of any jar when manifestWins is off", async () => {
+    const call = await start({ manifestWins: false });
+    await call("installBiz", { bizName: "alpha", bizVersion: "1.0.0", bizUrl: JAR });
+    const res = await call("installBiz", { bizName: "beta", bizVersion: "1.0.0", bizUrl: JAR });
+    expect(res.code).toBe("SUCCESS");
+  });
+
+  it("calls itself TO_BE_IMPLEMENTED unless told a name (no BaseMetadataHook)", async () => {
+    await start();
+    expect(base?.baseStatus()).toMatchObject({
+      baseMetadata: { name: "TO_BE_IMPLEMENTED", version: "1.0.0", clusterName: "default" },
+    });
+  });
+
+  it.each([
+    { errorsWithoutIdentity: true, identity: undefined },
+    { errorsWithoutIdentity: false, identity: "127.0.0.1" },
+  ])(
+    "error envelopes without baseIdentity: $errorsWithoutIdentity",
+    async ({ errorsWithoutIdentity, identity }) => {
+      const call = await start({ errorsWithoutIdentity });
+      expect((await call("nope")).baseIdentity).toBe(identity);
+      expect((await call("installBiz", { bizName: "x" })).baseIdentity).toBe(identity);
+      expect((await call("health")).baseIdentity).toBe("127.0.0.1");
+    },
+  );
+});
+
+describe("habitOptions (the CLI's --without and --manifest)", () => {
+  it.each([
+    { without: "", manifests: [], want: {} },
+    {
+      without: "breathing-heap, manifest-wins",
+      manifests: [],
+      want: { breathingHeap: false, manifestWins: false },
+    },
+    {
+      without: "all",
+      manifests: [],
+      want: {
+        breathingHeap: false,
+        timelessRecords: false,
+        manifestWins: false,
+        errorsWithoutIdentity: false,
+      },
+    },
+    {
+      without: "",
+      manifests: ["file:///a.jar=alpha:1.0.0", "http://h/x=y.jar=x:2"],
+      want: { manifests: { "file:///a.jar": "alpha:1.0.0", "http://h/x=y.jar": "x:2" } },
+    },
+  ])("--without $without --manifest $manifests", ({ without, manifests, want }) => {
+    expect(habitOptions(without, manifests)).toEqual(want);
+  });
+  it.each([
+    ["heap", []],
+    ["", ["file:///a.jar"]],
+    ["", ["file:///a.jar=alpha"]],
+  ])("refuses --without %j --manifest %j", (without, manifests) => {
+    expect(() => habitOptions(without as string, manifests as string[])).toThrow();
   });
 });

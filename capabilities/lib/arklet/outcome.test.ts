@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import type { ArkletEnvelope } from "./client";
-import { bizViews, installOutcome, Outcome, uninstallOutcome } from "./outcome";
+import { bizViews, installAnswer, InstallAnswer, Outcome, uninstallOutcome } from "./outcome";
 
 // Envelopes as arklet-core sends them (contract §3.6, §3.7, §5.1, §5.2).
 const INSTALL_OK: ArkletEnvelope = {
@@ -41,23 +41,48 @@ const MASTER_BIZ: ArkletEnvelope = {
   message: "Master biz must not be uninstalled.",
 };
 
-describe("installOutcome", () => {
-  const cases: Array<{ name: string; env: ArkletEnvelope; want: Outcome }> = [
-    { name: "SUCCESS", env: INSTALL_OK, want: { ok: true } },
-    { name: "FAILED/REPEAT_BIZ (already running)", env: REPEAT_BIZ, want: { ok: true } },
+describe("installAnswer", () => {
+  const failed = (reason: string, message: string): InstallAnswer => ({
+    kind: "failed",
+    reason,
+    message,
+  });
+  const cases: Array<{ name: string; env: ArkletEnvelope; want: InstallAnswer }> = [
+    {
+      name: "SUCCESS, with what bizInfos says was installed",
+      env: INSTALL_OK,
+      want: {
+        kind: "installed",
+        bizzes: new Map([["biz1:1.0.0", { state: "ACTIVATED" }]]),
+      },
+    },
+    {
+      name: "SUCCESS without bizInfos",
+      env: { code: "SUCCESS", data: { code: "SUCCESS", message: "ok" } },
+      want: { kind: "installed", bizzes: new Map() },
+    },
+    {
+      name: "FAILED/REPEAT_BIZ names the jar's biz (which may not be the one asked)",
+      env: REPEAT_BIZ,
+      want: { kind: "repeat", identity: "biz1:1.0.0" },
+    },
+    {
+      name: "REPEAT_BIZ with a message that names nothing",
+      env: { code: "FAILED", data: { code: "REPEAT_BIZ", message: "already there" } },
+      want: { kind: "repeat", identity: undefined },
+    },
     {
       name: "CMD_PROCESS_INTERNAL_ERROR (the biz failed to start)",
       env: INTERNAL_ERROR,
-      want: {
-        ok: false,
-        reason: "CMD_PROCESS_INTERNAL_ERROR",
-        message: "Internal Error: java.lang.IllegalStateException: boom",
-      },
+      want: failed(
+        "CMD_PROCESS_INTERNAL_ERROR",
+        "Internal Error: java.lang.IllegalStateException: boom",
+      ),
     },
     {
       name: "FAILED without data (concurrent command)",
       env: CONFLICT,
-      want: { ok: false, reason: "FAILED", message: CONFLICT.message! },
+      want: failed("FAILED", CONFLICT.message!),
     },
     {
       name: "FAILED with an inner code: reason and message from data",
@@ -66,34 +91,30 @@ describe("installOutcome", () => {
         message: "install biz not success!",
         data: { code: "ILLEGAL_STATE_BIZ", message: "Biz: biz1:1.0.0 is in illegal state." },
       },
-      want: {
-        ok: false,
-        reason: "ILLEGAL_STATE_BIZ",
-        message: "Biz: biz1:1.0.0 is in illegal state.",
-      },
+      want: failed("ILLEGAL_STATE_BIZ", "Biz: biz1:1.0.0 is in illegal state."),
     },
     {
       name: "NOT_FOUND_BIZ is not an install success",
       env: NOT_FOUND_BIZ,
-      want: { ok: false, reason: "NOT_FOUND_BIZ", message: "Uninstall biz: biz1:1.0.0 not found." },
+      want: failed("NOT_FOUND_BIZ", "Uninstall biz: biz1:1.0.0 not found."),
     },
     {
       name: "CMD_NOT_FOUND",
       env: { code: "CMD_NOT_FOUND", message: "please follow the doc" },
-      want: { ok: false, reason: "CMD_NOT_FOUND", message: "please follow the doc" },
+      want: failed("CMD_NOT_FOUND", "please follow the doc"),
     },
     {
       name: "a failure with no message at all",
       env: { code: "FAILED" },
-      want: { ok: false, reason: "FAILED", message: "" },
+      want: failed("FAILED", ""),
     },
     {
       name: "a non-string inner code is ignored",
       env: { code: "FAILED", message: "m", data: { code: 500 } },
-      want: { ok: false, reason: "FAILED", message: "m" },
+      want: failed("FAILED", "m"),
     },
   ];
-  it.each(cases)("$name", ({ env, want }) => expect(installOutcome(env)).toEqual(want));
+  it.each(cases)("$name", ({ env, want }) => expect(installAnswer(env)).toEqual(want));
 });
 
 describe("uninstallOutcome", () => {
@@ -183,15 +204,18 @@ describe("bizViews", () => {
   it.each([
     { name: "no records", records: undefined },
     { name: "an empty record list", records: [] },
-  ])("uses the current time when there are $name", ({ records }) => {
-    const before = Date.now();
+    { name: "records without times (sofa-ark before 3.1.9: `[{},{}]`)", records: [{}, {}] },
+  ])("has no time when there are $name: the caller keeps the one it knew", ({ records }) => {
     const b = { bizName: "biz1", bizVersion: "1.0.0", bizState: "resolved" };
     const views = bizViews([records ? { ...b, bizStateRecords: records } : b]);
-    const v = views.get("biz1:1.0.0")!;
-    expect(v.changeTime).toBeGreaterThanOrEqual(before);
-    expect(v.changeTime).toBeLessThanOrEqual(Date.now());
-    expect(v.reason).toBeUndefined();
-    expect(v.message).toBeUndefined();
+    expect(views.get("biz1:1.0.0")).toEqual({ state: "resolved" });
+  });
+
+  it("prefers a record with a time over newer-looking ones without", () => {
+    const views = bizViews([
+      info("biz1", "1.0.0", "activated", [{ changeTime: 7, reason: "Started" }, {}]),
+    ]);
+    expect(views.get("biz1:1.0.0")).toMatchObject({ changeTime: 7, reason: "Started" });
   });
 
   it.each([

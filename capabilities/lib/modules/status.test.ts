@@ -7,6 +7,9 @@ import {
   PodView,
   podStatusFingerprint,
   podStatusFor,
+  ReportedBiz,
+  showsInstallFailure,
+  withStableTimes,
 } from "./status";
 
 const BASE_IP = "10.0.0.7";
@@ -426,5 +429,144 @@ describe("interimHoldMs", () => {
   it("stops holding once the install is slow: BizInstalling shows", () => {
     expect(interimHoldMs(["a:1"], since, 11_000, 1000)).toBe(0);
     expect(interimHoldMs(["a:1"], since, 15_000, 1000)).toBe(0);
+  });
+});
+
+describe("withStableTimes: records without times never move startedAt", () => {
+  const T0 = 1_000_000;
+  const LATER = 2_000_000;
+  const NOW_MS = 3_000_000;
+  const cases: Array<{ name: string; reported: ReportedBiz; known?: BizView; want: BizView }> = [
+    {
+      name: "a record's own time wins over what we knew",
+      reported: { state: "activated", changeTime: LATER },
+      known: { state: "activated", changeTime: T0, guessed: true },
+      want: { state: "activated", changeTime: LATER },
+    },
+    {
+      name: "no time, same state as before: the time we knew, still a guess",
+      reported: { state: "activated" },
+      known: { state: "ACTIVATED", changeTime: T0, guessed: true },
+      want: { state: "activated", changeTime: T0, guessed: true },
+    },
+    {
+      name: "no time, same state as before, which had a real time: that time",
+      reported: { state: "activated" },
+      known: { state: "activated", changeTime: T0 },
+      want: { state: "activated", changeTime: T0, guessed: undefined },
+    },
+    {
+      name: "no time, another state than before: now, a guess",
+      reported: { state: "activated" },
+      known: { state: "deactivated", changeTime: T0 },
+      want: { state: "activated", changeTime: NOW_MS, guessed: true },
+    },
+    {
+      name: "no time, first seen: now, a guess",
+      reported: { state: "activated" },
+      want: { state: "activated", changeTime: NOW_MS, guessed: true },
+    },
+  ];
+  it.each(cases)("$name", ({ reported, known, want }) => {
+    const out = withStableTimes(
+      new Map([["biz1:1.0.0", reported]]),
+      new Map(known ? [["biz1:1.0.0", known]] : []),
+      NOW_MS,
+    );
+    expect(out.get("biz1:1.0.0")).toEqual(want);
+  });
+
+  it("drops what the base no longer reports", () => {
+    const known = new Map([["gone:1", { state: "activated", changeTime: T0 }]]);
+    expect(withStableTimes(new Map(), known, NOW_MS).size).toBe(0);
+  });
+
+  it("gives an unchanged biz polled again and again one status fingerprint", () => {
+    const pod = podOf([jar("biz1")]);
+    let known = new Map<string, BizView>();
+    const prints = [NOW_MS, NOW_MS + 15_000, NOW_MS + 30_000].map(now => {
+      known = withStableTimes(new Map([["biz1:1.0.0", { state: "activated" }]]), known, now);
+      const view = viewOf(Object.fromEntries(known), {}, new Date(now));
+      return podStatusFingerprint(podStatusFor(pod, view));
+    });
+    expect(new Set(prints).size).toBe(1);
+  });
+});
+
+describe("podStatusFor: a guessed time yields to the startedAt the pod shows", () => {
+  const shown = "2026-11-22T05:01:00Z";
+  const running = (startedAt: string): V1PodStatus => ({
+    containerStatuses: [
+      {
+        name: "biz1",
+        image: "x.jar",
+        imageID: "x.jar",
+        containerID: "arklet://biz1:1.0.0",
+        ready: true,
+        restartCount: 0,
+        state: { running: { startedAt: startedAt as unknown as Date } },
+      },
+    ],
+  });
+  const startedAt = (guessed: boolean, status?: V1PodStatus) =>
+    podStatusFor(
+      podOf([jar("biz1")], status),
+      viewOf({ "biz1:1.0.0": biz("activated", { guessed }) }),
+    ).containerStatuses?.[0].state?.running?.startedAt;
+  it.each([
+    {
+      name: "a guess, the pod running (a restarted controller)",
+      guessed: true,
+      status: running(shown),
+      want: new Date(shown),
+    },
+    {
+      name: "a guess, the pod not running yet",
+      guessed: true,
+      status: undefined,
+      want: new Date(CHANGED),
+    },
+    {
+      name: "the base's own time",
+      guessed: false,
+      status: running(shown),
+      want: new Date(CHANGED),
+    },
+  ])("$name", ({ guessed, status, want }) => {
+    expect(startedAt(guessed, status)).toEqual(want);
+  });
+});
+
+describe("showsInstallFailure (what a restarted controller learns from the pod)", () => {
+  const waitingFor = (key: string, reason: string): V1PodStatus => ({
+    containerStatuses: [
+      {
+        name: "biz1",
+        image: "x.jar",
+        imageID: "x.jar",
+        containerID: `arklet://${key}`,
+        ready: false,
+        restartCount: 0,
+        state: { waiting: { reason } },
+      },
+    ],
+  });
+  it.each([
+    { reason: "BizVersionMismatch", want: true },
+    { reason: "BizNameMismatch", want: true },
+    { reason: "CMD_PROCESS_INTERNAL_ERROR", want: true },
+    { reason: "BaseUnreachable", want: true },
+    { reason: "BizInstalling", want: false },
+    { reason: "BizDeactivated", want: false },
+    { reason: "BizBroken", want: false },
+  ])("$reason: $want", ({ reason, want }) => {
+    expect(
+      showsInstallFailure(podOf([jar("biz1")], waitingFor("biz1:1.0.0", reason)), "biz1:1.0.0"),
+    ).toBe(want);
+  });
+  it("looks only at the container of that biz", () => {
+    const pod = podOf([jar("biz1")], waitingFor("biz1:2.0.0", "BizVersionMismatch"));
+    expect(showsInstallFailure(pod, "biz1:1.0.0")).toBe(false);
+    expect(showsInstallFailure(podOf([jar("biz1")]), "biz1:1.0.0")).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 // Biz state → container status → pod status, per contract §3.4, computed from what we know
 // (the base's biz list and our own install outcomes), never from events. Pure.
 import type {
+  V1Container,
   V1ContainerState,
   V1ContainerStatus,
   V1Pod,
@@ -13,6 +14,8 @@ import { bizVersion } from "./biz";
 export interface BizView {
   state: string;
   changeTime: number;
+  /** changeTime is ours (when we first saw this state): the base's records carry no time. */
+  guessed?: boolean;
   reason?: string;
   message?: string;
 }
@@ -21,6 +24,11 @@ export interface BizView {
 export interface InstallFailure {
   reason: string;
   message: string;
+  /**
+   * The name:version the base runs from the pod's jar instead of the one asked (its manifest
+   * wins): kept for the pod while it lives, and not installed again while it is there.
+   */
+  stray?: string;
 }
 
 export interface PodView {
@@ -30,6 +38,60 @@ export interface PodView {
   failures: Map<string, InstallFailure>;
   baseIP: string;
   now: Date;
+}
+
+/** What the biz list says of one biz; changeTime is missing when its records have no times. */
+export type ReportedBiz = Omit<BizView, "changeTime"> & { changeTime?: number };
+
+/**
+ * Gives every reported biz a time that stays put while nothing happens. A record's own time
+ * wins; without one (records serialised as `{}`) a biz keeps the time we had for it in the
+ * same state, else it gets now, marked as guessed (see podTime). So an unchanged biz never
+ * moves startedAt.
+ */
+export function withStableTimes(
+  reported: Map<string, ReportedBiz>,
+  known: Map<string, BizView>,
+  now: number,
+): Map<string, BizView> {
+  const out = new Map<string, BizView>();
+  for (const [key, b] of reported) {
+    const prev = known.get(key);
+    if (b.changeTime !== undefined) out.set(key, { ...b, changeTime: b.changeTime });
+    else if (prev && sameState(prev, b))
+      out.set(key, { ...b, changeTime: prev.changeTime, guessed: prev.guessed });
+    else out.set(key, { ...b, changeTime: now, guessed: true });
+  }
+  return out;
+}
+
+const sameState = (a: { state: string }, b: { state: string }) =>
+  a.state.toUpperCase() === b.state.toUpperCase();
+
+/**
+ * A guessed time yields to the startedAt the pod already shows for a running container: that
+ * is when it was first seen active, by us or by a controller before a restart.
+ */
+function podTime(biz: BizView | undefined, current: V1ContainerStatus | undefined) {
+  const shown = current?.state?.running?.startedAt;
+  if (!biz?.guessed || !shown) return biz;
+  return { ...biz, changeTime: new Date(shown).getTime() };
+}
+
+/** Waiting reasons that are a biz state or our interim, not an install failure. */
+const NOT_FAILURES = new Set([
+  "BizInstalling",
+  "BizResolved",
+  "BizDeactivated",
+  "BizBroken",
+  "BizUnresolved",
+]);
+
+/** True when the pod's status shows a failed install of this biz (our memory across a restart). */
+export function showsInstallFailure(pod: V1Pod, key: string): boolean {
+  const c = pod.status?.containerStatuses?.find(s => s.containerID === `arklet://${key}`);
+  const reason = c?.state?.waiting?.reason;
+  return reason !== undefined && !NOT_FAILURES.has(reason);
 }
 
 type Kind = "ready" | "waiting" | "empty" | "terminated";
@@ -54,7 +116,8 @@ function stateOf(
   key: string,
 ): [V1ContainerState, Kind] {
   if (!biz) {
-    if (failure) return [{ waiting: { ...failure } }, "waiting"];
+    if (failure)
+      return [{ waiting: { reason: failure.reason, message: failure.message } }, "waiting"];
     // not on the base (yet): like a kubelet's ContainerCreating, and the pod stays Pending
     return [
       { waiting: { reason: "BizInstalling", message: `installing ${key} on the base` } },
@@ -76,12 +139,12 @@ function stateOf(
 }
 
 function containerStatus(
-  name: string,
-  image: string,
+  { name, image = "" }: V1Container,
   key: string,
   v: PodView,
+  current: V1ContainerStatus | undefined,
 ): [V1ContainerStatus, Kind] {
-  const [state, kind] = stateOf(v.bizzes.get(key), v.failures.get(key), key);
+  const [state, kind] = stateOf(podTime(v.bizzes.get(key), current), v.failures.get(key), key);
   const ready = kind === "ready";
   return [
     {
@@ -129,7 +192,12 @@ function condition(
 export function podStatusFor(pod: V1Pod, v: PodView): V1PodStatus {
   const containers = (pod.spec?.containers ?? []).filter(c => (c.image ?? "").includes(".jar"));
   const pairs = containers.map(c =>
-    containerStatus(c.name, c.image ?? "", `${c.name}:${bizVersion(c) ?? ""}`, v),
+    containerStatus(
+      c,
+      `${c.name}:${bizVersion(c) ?? ""}`,
+      v,
+      pod.status?.containerStatuses?.find(s => s.name === c.name),
+    ),
   );
   const { phase, ready } = phaseOf(pairs.map(([, k]) => k));
   const cur = pod.status;

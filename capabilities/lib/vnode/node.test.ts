@@ -90,17 +90,57 @@ describe("binaryQuantity", () => {
 });
 
 describe("memoryFrom", () => {
+  const MI = 1024 * 1024;
+  const heap = (jvm: Record<string, number>) => ({ healthData: { jvm } });
   it("uses metaspace like upstream: capacity = max, allocatable = max - committed", () => {
-    expect(memoryFrom(jvm(256 * 1024 * 1024))).toEqual({
-      capacity: "262144Ki",
-      allocatable: "196608Ki",
-    });
+    expect(memoryFrom(jvm(256 * MI))).toEqual({ capacity: "256Mi", allocatable: "192Mi" });
   });
-  it("never advertises 0 when max metaspace is -1: falls back to the max heap", () => {
-    expect(memoryFrom(jvm(-1))).toEqual({ capacity: "2Gi", allocatable: "1792Mi" });
+  it.each([
+    // committed metaspace → allocatable of a 256 MiB max, in 16 MiB steps (ADR 7)
+    [64 * MI, "192Mi"],
+    [64 * MI + 1, "176Mi"],
+    [79 * MI, "176Mi"],
+    [80 * MI, "176Mi"],
+    [81 * MI, "160Mi"],
+    [300 * MI, "0Ki"],
+  ])("metaspace: committed %d bytes gives allocatable %s", (committed, allocatable) => {
+    const m = memoryFrom(
+      heap({ "java max metaspace": 256 * MI, "java committed metaspace": committed }),
+    );
+    expect(m).toEqual({ capacity: "256Mi", allocatable });
   });
-  it("is undefined without health data", () => {
+  it("never advertises 0 when max metaspace is -1: the max heap, for capacity and allocatable", () => {
+    expect(memoryFrom(jvm(-1))).toEqual({ capacity: "2Gi", allocatable: "2Gi" });
+  });
+  it.each([
+    // a live JVM: used and free heap change on every /health, the limits do not
+    [{ "total memory(M)": 512, "free memory(M)": 17 }],
+    [{ "total memory(M)": 900, "free memory(M)": 311 }],
+    [{ "used heap memory(M)": 1999, "committed heap memory(M)": 2048 }],
+  ])("with max metaspace -1, heap usage %j does not move the figures", usage => {
+    const m = memoryFrom(
+      heap({
+        "java max metaspace": -1,
+        "max memory(M)": 2048,
+        "max heap memory(M)": 2048,
+        ...usage,
+      }),
+    );
+    expect(m).toEqual({ capacity: "2Gi", allocatable: "2Gi" });
+  });
+  it.each([
+    ["the heap pool's max first", { "max heap memory(M)": 1024, "max memory(M)": 990 }, "1Gi"],
+    [
+      "Runtime.maxMemory() when the pool has no max",
+      { "max heap memory(M)": -1, "max memory(M)": 990 },
+      "990Mi",
+    ],
+  ])("reads %s", (_what, jvmData, q) => {
+    expect(memoryFrom(heap({ "java max metaspace": -1, ...jvmData }))?.capacity).toBe(q);
+  });
+  it("is undefined without health data or any max", () => {
     expect(memoryFrom(undefined)).toBeUndefined();
+    expect(memoryFrom(heap({ "java max metaspace": -1 }))).toBeUndefined();
   });
 });
 
@@ -132,6 +172,28 @@ describe("fingerprint and withTimes", () => {
     const a = desiredStatus(base, jvm(-1), { ...up, reachable: false, silentSeconds: 30 });
     const b = desiredStatus(base, jvm(-1), { ...up, reachable: false, silentSeconds: 40 });
     expect(fingerprint(withTimes(a, undefined, new Date(1)))).toBe(fingerprint(b));
+  });
+  it("does not change with the heap's every breath (max metaspace -1)", () => {
+    const breath = (free: number) => ({
+      healthData: { jvm: { ...jvm(-1).healthData.jvm, "free memory(M)": free }, cpu: { count: 4 } },
+    });
+    expect(fingerprint(desiredStatus(base, breath(100), up))).toBe(
+      fingerprint(desiredStatus(base, breath(400), up)),
+    );
+  });
+  it("is the same for the status read back from the apiserver (its key order, no empty messages)", () => {
+    const written = withTimes(desiredStatus(base, jvm(-1), up), undefined, new Date(1));
+    const readBack = JSON.parse(JSON.stringify(written), (_k, v: unknown) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>)
+              .filter(([, x]) => x !== "")
+              .sort(([a], [b]) => a.localeCompare(b)),
+          )
+        : v,
+    ) as V1NodeStatus;
+    expect(Object.keys(readBack.addresses![0])).toEqual(["address", "type"]);
+    expect(fingerprint(readBack)).toBe(fingerprint(desiredStatus(base, jvm(-1), up)));
   });
   it("sees a change of readiness or capacity", () => {
     const a = desiredStatus(base, jvm(-1), up);

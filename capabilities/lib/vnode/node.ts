@@ -117,10 +117,15 @@ function num(jvm: Record<string, number | string>, key: string): number | undefi
   return Number.isFinite(v) ? v : undefined;
 }
 
+/** Metaspace allocatable moves in steps of this share of max metaspace (ADR 7). */
+const METASPACE_STEPS = 16;
+
 /**
- * Memory capacity from the JVM: metaspace, as upstream does. When max metaspace is -1 (no
- * -XX:MaxMetaspaceSize) upstream advertises 0, which makes every pod with a memory request
- * unschedulable; we fall back to the JVM's max heap and what is free of it.
+ * Memory from the JVM's limits, not from what it uses this second (ADR 7): a figure that
+ * follows the heap would rewrite the Node on every /health. With max metaspace set, as
+ * upstream: capacity = max, allocatable = max - committed, rounded down to a sixteenth of
+ * max (committed only grows as classes load). With max metaspace -1 (the JVM default, where
+ * upstream advertises 0 and nothing with a memory request fits) both are the max heap.
  */
 export function memoryFrom(
   health: HealthData | undefined,
@@ -129,10 +134,11 @@ export function memoryFrom(
   if (!jvm) return undefined;
   const max = num(jvm, "java max metaspace") ?? -1;
   if (max > 0) {
-    const committed = num(jvm, "java committed metaspace") ?? 0;
+    const step = max / METASPACE_STEPS;
+    const free = Math.max(0, max - (num(jvm, "java committed metaspace") ?? 0));
     return {
-      capacity: `${Math.floor(max / KI)}Ki`,
-      allocatable: `${Math.floor(Math.max(0, max - committed) / KI)}Ki`,
+      capacity: binaryQuantity(max),
+      allocatable: binaryQuantity(Math.floor(free / step) * step),
     };
   }
   return heapMemory(jvm);
@@ -141,13 +147,13 @@ export function memoryFrom(
 function heapMemory(
   jvm: Record<string, number | string>,
 ): { capacity: string; allocatable: string } | undefined {
-  const heapMax = num(jvm, "max memory(M)") ?? 0;
-  if (heapMax <= 0) return undefined;
-  const used = (num(jvm, "total memory(M)") ?? 0) - (num(jvm, "free memory(M)") ?? 0);
-  return {
-    capacity: binaryQuantity(heapMax * KI * KI),
-    allocatable: binaryQuantity(Math.max(0, heapMax - used) * KI * KI),
-  };
+  // the heap pool's max is fixed at JVM start; Runtime.maxMemory() can move with some collectors
+  const heapMax = [num(jvm, "max heap memory(M)"), num(jvm, "max memory(M)")].find(
+    v => (v ?? 0) > 0,
+  );
+  if (heapMax === undefined) return undefined;
+  const q = binaryQuantity(heapMax * KI * KI);
+  return { capacity: q, allocatable: q };
 }
 
 export interface Liveness {
@@ -234,11 +240,13 @@ export function fingerprint(status: V1NodeStatus | undefined): string {
         `${c.type}=${c.status}/${c.reason ?? ""}/${c.type === "Ready" && c.status === "False" ? "" : (c.message ?? "")}`,
     )
     .sort();
+  // the apiserver returns maps and addresses with their keys in its own order: compare values
+  const sorted = (m: Record<string, string> | undefined) => Object.entries(m ?? {}).sort();
   return JSON.stringify([
     conds,
-    status.capacity ?? {},
-    status.allocatable ?? {},
-    status.addresses ?? [],
+    sorted(status.capacity),
+    sorted(status.allocatable),
+    (status.addresses ?? []).map(a => `${a.type}=${a.address}`),
   ]);
 }
 
