@@ -1,6 +1,7 @@
 // The one config module: every knob, typed, with its default, read once and validated at
 // start-up. A bad value stops the controller with a message that names the variable.
 // Defaults follow the Koupleless contract (shared/reference/koupleless-contract.md).
+import { isIP } from "node:net";
 
 export interface Config {
   /** Koupleless env: VNode name suffix, env label and env taint value (upstream ENV). */
@@ -11,10 +12,20 @@ export interface Config {
   // --- tunnel (heartbeats from bases) ---
   /** Port of the HTTP heartbeat server (upstream HTTP_TUNNEL_LISTEN_PORT). */
   tunnelPort: number;
-  /** Shared token a base must send as `Authorization: Bearer <token>`; empty = off. */
-  heartbeatToken: string;
+  /** Port of our Prometheus metrics (GET /metrics), apart from the port bases reach; 0 = off. */
+  metricsPort: number;
+  /** Which address the controller calls: the heartbeat's TCP source ("source") or its localIP. */
+  baseAddress: "source" | "heartbeat";
+  /** CIDRs the controller may call; empty = any address except the always-refused ones. */
+  baseCidrs: string[];
+  /** Cluster secret for per-identity credentials (Bearer HMAC-SHA256(secret, identity)); empty = off. */
+  heartbeatSecret: string;
   /** Heartbeats from one identity closer together than this are answered 429. */
   heartbeatMinIntervalMs: number;
+  /** At most this many VNodes: heartbeats of further new identities are answered 429. */
+  maxVNodes: number;
+  /** New identities accepted per minute (a burst of this size, refilled evenly). */
+  newBasesPerMinute: number;
 
   // --- VNodes ---
   /** Node Lease duration (contract: 40). */
@@ -63,6 +74,19 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** address/prefix with a valid IPv4 or IPv6 address and prefix length. */
+export function validCidr(cidr: string): boolean {
+  const [ip, bits, extra] = cidr.split("/");
+  const family = isIP(ip ?? "");
+  const n = Number(bits);
+  return (
+    extra === undefined &&
+    family !== 0 &&
+    /^\d+$/.test(bits ?? "") &&
+    n <= (family === 4 ? 32 : 128)
+  );
+}
+
 type Source = Record<string, string | undefined>;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -93,6 +117,37 @@ function list(src: Source, name: string, def: string[]): string[] {
     .split(",")
     .map(s => s.trim())
     .filter(Boolean);
+}
+
+/** The first value is the default. */
+function oneOf<T extends string>(src: Source, varName: string, values: readonly T[]): T {
+  const raw = src[varName];
+  if (raw === undefined || raw === "") return values[0];
+  if ((values as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(
+    `${varName}=${JSON.stringify(raw)} is invalid: expected one of ${values.join(", ")}.`,
+  );
+}
+
+function cidrs(src: Source, varName: string): string[] {
+  const out = list(src, varName, []);
+  const bad = out.find(c => !validCidr(c));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `${varName} has ${JSON.stringify(bad)}, which is no CIDR: write address/prefix, e.g. 10.0.0.0/8 or fd00::/8.`,
+    );
+  }
+  return out;
+}
+
+function secret(src: Source, varName: string): string {
+  const v = src[varName] ?? "";
+  if (v !== "" && v.length < 16) {
+    throw new ConfigError(
+      `${varName} is ${v.length} characters long: use at least 16 random characters (e.g. openssl rand -hex 32), or leave it empty to turn per-base credentials off.`,
+    );
+  }
+  return v;
 }
 
 function name(src: Source, varName: string, def: string, max: number): string {
@@ -129,8 +184,13 @@ export function loadConfig(src: Source): Config {
       200,
     ),
     tunnelPort: int(src, "KOUPLELESS_TUNNEL_PORT", 7777, [1, 65535]),
-    heartbeatToken: src.KOUPLELESS_HEARTBEAT_TOKEN ?? "",
+    metricsPort: int(src, "KOUPLELESS_METRICS_PORT", 9464, [0, 65535]),
+    baseAddress: oneOf(src, "KOUPLELESS_BASE_ADDRESS", ["source", "heartbeat"] as const),
+    baseCidrs: cidrs(src, "KOUPLELESS_BASE_CIDRS"),
+    heartbeatSecret: secret(src, "KOUPLELESS_HEARTBEAT_SECRET"),
     heartbeatMinIntervalMs: int(src, "KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS", 1000, [0, 60_000]),
+    maxVNodes: int(src, "KOUPLELESS_MAX_VNODES", 2000, [1, 100_000]),
+    newBasesPerMinute: int(src, "KOUPLELESS_NEW_BASES_PER_MINUTE", 1200, [1, 1_000_000]),
     leaseDurationSeconds: int(src, "KOUPLELESS_LEASE_DURATION_SECONDS", 40, [2, 3600]),
     leaseRenewSeconds: int(src, "KOUPLELESS_LEASE_RENEW_SECONDS", 10, [1, 1800]),
     healthPollSeconds: int(src, "KOUPLELESS_HEALTH_POLL_SECONDS", 10, [1, 3600]),

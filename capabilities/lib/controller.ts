@@ -7,6 +7,10 @@ import { Config } from "./config";
 import type { Logger } from "./logger";
 import { VNodeRegistry } from "./vnode/registry";
 import { startTunnel } from "./tunnel/server";
+import { hardenWebhooksInBackground } from "./kube/webhooks";
+import { HeartbeatGate } from "./tunnel/gate";
+import { allowedNetworks } from "./tunnel/address";
+import { serveMetrics } from "./metrics";
 
 let current: Running | undefined;
 
@@ -28,18 +32,34 @@ export function isWatcherProcess(env: Record<string, string | undefined>): boole
 }
 
 export async function startController(cfg: Config, log: Logger): Promise<Running> {
-  const registry = new VNodeRegistry(cfg, log);
-  await registry.start();
+  hardenWebhooksInBackground(log); // first: until it is done, every pod create depends on us
+  const gate = new HeartbeatGate({
+    unreachableMs: cfg.unreachableSeconds * 1000,
+    maxVNodes: cfg.maxVNodes,
+    minIntervalMs: cfg.heartbeatMinIntervalMs,
+    newBasesPerMinute: cfg.newBasesPerMinute,
+  });
+  const registry = new VNodeRegistry(cfg, log, gate);
+  await registry.start(); // lists the VNodes, so the gate knows every bound identity first
+  const metrics = cfg.metricsPort ? await serveMetrics(cfg.metricsPort) : undefined;
   const tunnel = await startTunnel({
     port: cfg.tunnelPort,
     env: cfg.env,
-    token: cfg.heartbeatToken,
-    minIntervalMs: cfg.heartbeatMinIntervalMs,
+    baseAddress: cfg.baseAddress,
+    allowed: allowedNetworks(cfg.baseCidrs),
+    secret: cfg.heartbeatSecret,
+    gate,
     onHeartbeat: (status, activated) => registry.onHeartbeat(status, activated),
     onError: err => log.error({ err: errText(err) }, "heartbeat handling failed"),
   });
   log.info(
-    { port: cfg.tunnelPort, replica: cfg.replicaId, env: cfg.env },
+    {
+      port: cfg.tunnelPort,
+      metricsPort: cfg.metricsPort,
+      replica: cfg.replicaId,
+      env: cfg.env,
+      baseAddress: cfg.baseAddress,
+    },
     "heartbeat tunnel listening",
   );
   current = {
@@ -48,6 +68,7 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
     stop: async (graceful = true) => {
       current = undefined;
       tunnel.close();
+      metrics?.close();
       await registry.stop(graceful);
     },
   };

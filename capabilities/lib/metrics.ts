@@ -1,5 +1,7 @@
 // Lifecycle metrics (prom-client). Pepr's own collector has no histograms and keeps its
-// registry private, so ours is served beside the heartbeat endpoint: GET :7777/metrics.
+// registry private, so ours is served on a port of its own (KOUPLELESS_METRICS_PORT), apart
+// from the heartbeat port that bases (and whoever else reaches it) talk to.
+import { createServer, Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const registry = new Registry();
@@ -77,4 +79,36 @@ export async function timed<T extends { code?: string }>(
     end({ outcome: "unreachable" });
     throw err;
   }
+}
+
+export const heartbeatsRefused = new Counter({
+  name: "koupleless_heartbeats_refused_total",
+  help: "Heartbeats answered with a 4xx, by HTTP status",
+  labelNames: ["status"],
+  registers: [registry],
+});
+
+export const intakeBacklog = new Gauge({
+  name: "koupleless_heartbeat_intake_backlog",
+  help: "Accepted heartbeats whose Node or Lease work has not finished yet",
+  registers: [registry],
+});
+
+/** GET /metrics on its own port; resolves once it listens. */
+export async function serveMetrics(port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("only GET /metrics here\n");
+      return;
+    }
+    registry
+      .metrics()
+      .then(text => res.writeHead(200, { "content-type": registry.contentType }).end(text))
+      .catch(() => res.writeHead(500).end());
+  });
+  await new Promise<void>((res, rej) => {
+    server.once("error", rej);
+    server.listen(port, () => res());
+  });
+  return server;
 }

@@ -4,8 +4,14 @@ import { a, Capability, PeprMutateRequest, PeprValidateRequest } from "pepr";
 import { config } from "../lib/runtime";
 import { COMPONENT_MODULE, LABEL_COMPONENT } from "../lib/contract";
 import { isModulePod } from "../lib/modules/biz";
-import { mutateModulePod } from "./mutate";
-import { denyMessage, newProblems, validateForeignPod, validateModulePod } from "./validate";
+import { keepMutatedAnnotation, mutateModulePod } from "./mutate";
+import {
+  denyMessage,
+  moduleLabelProblems,
+  newProblems,
+  validateForeignPod,
+  validateModulePod,
+} from "./validate";
 
 export const ModuleAdmission = new Capability({
   name: "module-admission",
@@ -16,15 +22,19 @@ export const ModuleAdmission = new Capability({
 const { When } = ModuleAdmission;
 
 function mutateModule(req: PeprMutateRequest<a.Pod>): void {
-  // Kubernetes forbids changing affinity (and most of the spec) of an existing pod.
-  if (req.Request.operation !== "CREATE") return;
-  const { pod } = mutateModulePod(req.Raw, config());
+  // Kubernetes forbids changing affinity (and most of the spec) of an existing pod: on UPDATE
+  // only the annotation that says admission saw the pod is kept.
+  const { pod } =
+    req.Request.operation === "CREATE"
+      ? mutateModulePod(req.Raw, config())
+      : { pod: keepMutatedAnnotation(req.Raw, req.OldResource as V1Pod | undefined) };
   req.Raw.metadata = pod.metadata;
   req.Raw.spec = pod.spec;
 }
 
 function verdict(req: PeprValidateRequest<a.Pod>, check: (pod: V1Pod) => string[]) {
-  const problems = newProblems(check, req.Raw, req.OldResource as V1Pod | undefined);
+  const old = req.OldResource as V1Pod | undefined;
+  const problems = [...moduleLabelProblems(req.Raw, old), ...newProblems(check, req.Raw, old)];
   return problems.length ? req.Deny(denyMessage(problems)) : req.Approve();
 }
 
@@ -32,16 +42,19 @@ function validateModule(req: PeprValidateRequest<a.Pod>) {
   return verdict(req, pod => validateModulePod(pod, config()));
 }
 
+// Also judges a module pod losing its label: Pepr's label filter reads the new object only.
 function validateForeign(req: PeprValidateRequest<a.Pod>) {
   if (isModulePod(req.Raw)) return req.Approve(); // a module: the binding above judges it
   return verdict(req, pod => validateForeignPod(pod, config()));
 }
 
-// Mutate only on CREATE; validate on CREATE and UPDATE (after every mutating webhook ran).
-When(a.Pod).IsCreated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Mutate(mutateModule);
+// Mutate on CREATE (an UPDATE only keeps the admission annotation); validate on CREATE and
+// UPDATE (after every mutating webhook ran).
+When(a.Pod).IsCreatedOrUpdated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Mutate(mutateModule);
 When(a.Pod)
   .IsCreatedOrUpdated()
   .WithLabel(LABEL_COMPONENT, COMPONENT_MODULE)
   .Validate(validateModule);
-// Pepr cannot select "without a label", so this sees every pod and lets modules through.
+// Pepr cannot select "without a label", so this sees every pod and lets modules through; its
+// webhook entry selects non-module pods and fails open (lib/webhooks.ts).
 When(a.Pod).IsCreatedOrUpdated().Validate(validateForeign);

@@ -44,6 +44,32 @@ describe("jarUrlProblem", () => {
     else expect(p).toContain(want);
   });
 
+  // Each of these reads one host to the WHATWG parser and another (or a path) to java.net.URL.
+  const ambiguous: Array<[string, string]> = [
+    ["http://repo.example.com\\@evil.org/x-1.0.0.jar", "a backslash"],
+    ["http://repo.example.com@evil.org/x.jar", "user info"],
+    ["http://user:pw@repo.example.com/x.jar", "user info"],
+    ["http://repo.example.com/x y.jar", "outside RFC 3986"],
+    ["http://repo.example.com/x\ty.jar", "outside RFC 3986"],
+    ["http://repo.exämple.com/x.jar", "outside RFC 3986"],
+    ["http://repo%2eexample.com/x.jar", "an escaped host"],
+    ["http://repo.example.com/a%zz.jar", "'%' that is not followed"],
+    ["https://repo.example.com/biz/../etc/a.jar", "'.' or '..' path segments"],
+    ["https://repo.example.com/biz/%2e%2E/a.jar", "'.' or '..' path segments"],
+  ];
+  it.each(ambiguous)("refuses %s (%s)", (image, why) => {
+    const p = jarUrlProblem(F, image, DEFAULT);
+    expect(p).toContain(why);
+    expect(p).toContain("write the jar URL plainly");
+  });
+
+  it("the allowlist cannot be passed by a URL that Java reads with another host", () => {
+    const rules = { ...DEFAULT, allowedJarLocations: ["repo.example.com"] };
+    expect(jarUrlProblem(F, "http://repo.example.com\\@evil.org/x-1.0.0.jar", rules)).toBeDefined();
+    expect(jarUrlProblem(F, "http://repo.example.com:8080/x-1.0.0.jar", rules)).toBeUndefined();
+    expect(jarUrlProblem(F, "http://[::1]:8080/x.jar", DEFAULT)).toBeUndefined();
+  });
+
   it("says how to fix it", () => {
     expect(jarUrlProblem(F, "biz1:1", DEFAULT)).toMatch(
       /set it to the biz jar's URL, e\.g\. https:/,

@@ -24,7 +24,7 @@ import {
   TAINT_VIRTUAL_NODE,
 } from "../lib/contract";
 import { spreadTerm } from "./affinity";
-import { mutateModulePod } from "./mutate";
+import { keepMutatedAnnotation, mutateModulePod } from "./mutate";
 import { biz, deepFreeze, modulePod, PodShape } from "./pods.fixture";
 import { failoverToleration, vnodeTolerations } from "./tolerations";
 import { validateModulePod } from "./validate";
@@ -324,6 +324,16 @@ describe("mutateModulePod", () => {
     expect(pod.metadata?.annotations?.[ANNOTATION_MUTATED]?.split(",")).toEqual(ALL);
   });
 
+  it("stamps a pod that needed nothing, so the controller knows admission saw it", () => {
+    const complete = mutateModulePod(modulePod(), CFG).pod;
+    delete complete.metadata!.annotations![ANNOTATION_MUTATED];
+    const { pod, changes } = mutateModulePod(complete, CFG);
+    expect(changes).toEqual([]);
+    expect(pod.metadata?.annotations?.[ANNOTATION_MUTATED]).toBe("");
+    expect(pod.spec).toEqual(complete.spec);
+    expect(mutateModulePod(pod, CFG).pod).toBe(pod);
+  });
+
   it("leaves a pod without a spec alone", () => {
     const given: V1Pod = { metadata: { labels: MODULE } };
     expect(mutateModulePod(given, CFG)).toEqual({ pod: given, changes: [] });
@@ -334,5 +344,26 @@ describe("mutateModulePod", () => {
       const c = { ...CFG, ...cfg };
       expect(validateModulePod(mutateModulePod(modulePod(given), c).pod, c)).toEqual([]);
     }
+  });
+});
+
+describe("keepMutatedAnnotation", () => {
+  const admitted = modulePod({ annotations: { [ANNOTATION_MUTATED]: "node-affinity", x: "1" } });
+  const dropped = modulePod({ annotations: { x: "2" } });
+  it.each([
+    {
+      name: "puts back what an update dropped",
+      pod: dropped,
+      old: admitted,
+      want: "node-affinity",
+    },
+    { name: "keeps a value the update sets", pod: admitted, old: dropped, want: "node-affinity" },
+    { name: "adds none to a pod admission never saw", pod: dropped, old: dropped, want: undefined },
+    { name: "adds none on create", pod: dropped, old: undefined, want: undefined },
+  ])("$name", ({ pod, old, want }) => {
+    const out = keepMutatedAnnotation(deepFreeze(pod), old);
+    expect(out.metadata?.annotations?.[ANNOTATION_MUTATED]).toBe(want);
+    expect(out.metadata?.annotations?.x).toBe(pod.metadata?.annotations?.x);
+    expect(keepMutatedAnnotation(out, old)).toBe(out);
   });
 });

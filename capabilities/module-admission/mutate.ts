@@ -99,7 +99,8 @@ function withMutatedAnnotation(pod: V1Pod, changes: string[]): V1Pod {
 
 /**
  * Adds to a module pod the VNode and failover tolerations, the required VNode affinity, the
- * module labels, the spread anti-affinity, and the annotation naming what was changed.
+ * module labels, the spread anti-affinity, and the annotation naming what was changed (empty
+ * when nothing was).
  */
 export function mutateModulePod(pod: V1Pod, cfg: Config): Mutation {
   if (!pod.spec) return { pod, changes: [] }; // nothing to schedule; the apiserver rejects it
@@ -111,5 +112,25 @@ export function mutateModulePod(pod: V1Pod, cfg: Config): Mutation {
     out = next;
     changes.push(name);
   }
-  return { pod: changes.length ? withMutatedAnnotation(out, changes) : pod, changes };
+  // always stamped: the worker installs only pods that carry it (admission saw them)
+  const stamp = changes.length > 0 || pod.metadata?.annotations?.[ANNOTATION_MUTATED] === undefined;
+  return { pod: stamp ? withMutatedAnnotation(out, changes) : pod, changes };
+}
+
+/**
+ * On UPDATE: puts back the annotation the old pod had (a server-side re-apply of the manifest
+ * would drop it), since without it the worker would take the pod for one admission never saw.
+ */
+export function keepMutatedAnnotation(pod: V1Pod, oldPod: V1Pod | undefined): V1Pod {
+  const before = oldPod?.metadata?.annotations?.[ANNOTATION_MUTATED];
+  if (before === undefined || pod.metadata?.annotations?.[ANNOTATION_MUTATED] !== undefined) {
+    return pod;
+  }
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      annotations: { ...pod.metadata?.annotations, [ANNOTATION_MUTATED]: before },
+    },
+  };
 }

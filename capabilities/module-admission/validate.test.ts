@@ -12,6 +12,7 @@ import {
   denyMessage,
   isVNodeName,
   MAX_BIZ_VERSION_LENGTH,
+  moduleLabelProblems,
   newProblems,
   validateForeignPod,
   validateModulePod,
@@ -283,6 +284,41 @@ describe("newProblems", () => {
   it("reports what an UPDATE adds", () => {
     const good = modulePod({ containers: [{ ...biz("biz1", "1"), image: JAR }] });
     expect(newProblems(check, modulePod({ nodeName: "n" }), good)).toHaveLength(1);
+  });
+});
+
+describe("moduleLabelProblems", () => {
+  const module = modulePod();
+  const plain = modulePod({ labels: { app: "x" } });
+  const other = modulePod({ labels: { [LABEL_COMPONENT]: "vnode" } });
+  it.each([
+    { name: "a create of a module pod", pod: module, old: undefined, says: [] },
+    { name: "a create of a plain pod", pod: plain, old: undefined, says: [] },
+    { name: "an update that keeps the module label", pod: module, old: module, says: [] },
+    { name: "an update of a plain pod", pod: plain, old: plain, says: [] },
+    {
+      name: "the module label added to a plain pod",
+      pod: module,
+      old: plain,
+      says: ["can only be set when the pod is created", "delete the pod and create it"],
+    },
+    {
+      name: "the module label removed",
+      pod: plain,
+      old: module,
+      says: ["cannot be removed from a module pod", "delete the pod instead"],
+    },
+    {
+      name: "the label's value changed away from module",
+      pod: other,
+      old: module,
+      says: ["cannot be removed"],
+    },
+  ])("$name", ({ pod, old, says }) => {
+    const problems = moduleLabelProblems(pod, old);
+    expect(problems).toHaveLength(says.length ? 1 : 0);
+    for (const s of says) expect(problems[0]).toContain(s);
+    if (says.length) expect(problems[0]).toContain(`${LABEL_COMPONENT}=module`);
   });
 });
 

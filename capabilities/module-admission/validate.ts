@@ -108,6 +108,25 @@ export function validateForeignPod(pod: V1Pod, cfg: Config): string[] {
   );
 }
 
+const MODULE_LABEL = `${LABEL_COMPONENT}=${COMPONENT_MODULE}`;
+
+/**
+ * A pod becomes a module, or stops being one, only by being created: mutation and validation
+ * run on create, and the controller installs only what they saw (a label added later would
+ * install a pod nothing checked; one removed later would leave its biz to the orphan rule).
+ */
+export function moduleLabelProblems(pod: V1Pod, oldPod: V1Pod | undefined): string[] {
+  if (!oldPod || isModulePod(oldPod) === isModulePod(pod)) return [];
+  if (isModulePod(pod)) {
+    return [
+      `metadata.labels: ${MODULE_LABEL} can only be set when the pod is created, so that admission fills in and checks what a module needs: delete the pod and create it with the label (in a Deployment, put the label in the pod template)`,
+    ];
+  }
+  return [
+    `metadata.labels: ${MODULE_LABEL} cannot be removed from a module pod: delete the pod instead (its biz is uninstalled as it goes)`,
+  ];
+}
+
 /**
  * The problems a request would introduce. On UPDATE, problems the old pod already had do not
  * count: a pod admitted under older rules (or before this webhook existed) must still be

@@ -3,6 +3,12 @@
 // edits are exact text replacements that fail loudly when Pepr's output changes.
 import { stringify } from "yaml";
 import { PEPR_STORE_CRD } from "../replica/crd";
+import {
+  FOREIGN_SELECTOR,
+  FOREIGN_TIMEOUT_SECONDS,
+  LabelSelector,
+  MODULE_SELECTOR,
+} from "../../capabilities/lib/webhooks";
 import { CLUSTER_RULES } from "./rbac";
 import {
   BuildSettings,
@@ -24,7 +30,7 @@ export function chartValues(values: Doc, s: BuildSettings): Doc {
       replicas: s.watcherReplicas,
       terminationGracePeriodSeconds: s.terminationGraceSeconds,
       affinity: watcherAntiAffinity(s.uuid),
-      podAnnotations: { ...w.podAnnotations, ...METRICS_ANNOTATIONS(s.tunnelPort) },
+      podAnnotations: { ...w.podAnnotations, ...METRICS_ANNOTATIONS(s.metricsPort) },
     },
   };
 }
@@ -49,7 +55,8 @@ export function watcherTemplate(text: string, s: BuildSettings): string {
     t,
     "          ports:\n            - containerPort: 3000\n",
     "          ports:\n            - name: https\n              containerPort: 3000\n" +
-      `            - name: tunnel\n              containerPort: ${s.tunnelPort}\n`,
+      `            - name: tunnel\n              containerPort: ${s.tunnelPort}\n` +
+      `            - name: metrics\n              containerPort: ${s.metricsPort}\n`,
     file,
   );
   return replaceExact(
@@ -59,6 +66,48 @@ export function watcherTemplate(text: string, s: BuildSettings): string {
       "            - name: KOUPLELESS_REPLICA_ID\n              valueFrom:\n" +
       "                fieldRef:\n                  fieldPath: metadata.name\n",
     file,
+  );
+}
+
+const WEBHOOKS = "webhooks:\n";
+const POLICY = "    failurePolicy: {{ .Values.admission.failurePolicy }}\n";
+
+function withSelector(entry: string, selector: LabelSelector, file: string): string {
+  const block = stringify({ objectSelector: selector }).replace(/^(?=.)/gm, "    ");
+  return replaceExact(entry, "    rules:\n", `${block}    rules:\n`, file);
+}
+
+/**
+ * Pepr's webhook template (one entry) made safe as hardenWebhookConfig makes the manifests:
+ * the module entry selects module pods and is always Fail (what the watcher would set anyway);
+ * a validation template gets the foreign entry, a copy that fails open within a few seconds.
+ */
+export function webhookTemplate(text: string, validating: boolean): string {
+  const file = `templates/${validating ? "validation" : "mutation"}-webhook.yaml`;
+  if (text.includes("objectSelector:")) return text; // already done
+  const at = text.indexOf(WEBHOOKS);
+  if (at < 0) throw new Error(`${file}: no webhooks list (is pepr still 1.1.4?)`);
+  const head = text.slice(0, at + WEBHOOKS.length);
+  const entry = text.slice(head.length);
+  const module = replaceExact(entry, POLICY, "    failurePolicy: Fail\n", file);
+  if (!validating) return head + withSelector(module, MODULE_SELECTOR, file);
+  let foreign = replaceExact(entry, POLICY, "    failurePolicy: Ignore\n", file);
+  foreign = replaceExact(
+    foreign,
+    "    name: {{ .Values.uuid }}.pepr.dev\n",
+    "    name: foreign-pods.{{ .Values.uuid }}.pepr.dev\n",
+    file,
+  );
+  foreign = replaceExact(
+    foreign,
+    "    timeoutSeconds: {{ .Values.admission.webhookTimeout }}\n",
+    `    timeoutSeconds: ${FOREIGN_TIMEOUT_SECONDS}\n`,
+    file,
+  );
+  return (
+    head +
+    withSelector(module, MODULE_SELECTOR, file) +
+    withSelector(foreign, FOREIGN_SELECTOR, file)
   );
 }
 

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { parseAllDocuments, parse, stringify } from "yaml";
 import pkg from "../../package.json";
 import { BuildSettings, Doc, names, productionize, wildcardRules } from "./productionize";
-import { addedFiles, chartValues, watcherTemplate } from "./chart";
+import { addedFiles, chartValues, watcherTemplate, webhookTemplate } from "./chart";
 
 const SECRET_LIMIT = 1024 * 1024;
 
@@ -21,7 +21,13 @@ function settings(argv: string[]): { s: BuildSettings; dist: string } {
     throw new Error(`--watcher-replicas ${raw}: expected a whole number from 1 to 100`);
   }
   return {
-    s: { uuid: pkg.pepr.uuid, watcherReplicas, tunnelPort: 7777, terminationGraceSeconds: 45 },
+    s: {
+      uuid: pkg.pepr.uuid,
+      watcherReplicas,
+      tunnelPort: 7777,
+      metricsPort: 9464,
+      terminationGraceSeconds: 45,
+    },
     dist: values.dist ?? "dist",
   };
 }
@@ -49,6 +55,13 @@ function shapeChart(dist: string, s: BuildSettings): void {
   writeFileSync(valuesFile, stringify(chartValues(parse(readFileSync(valuesFile, "utf8")), s)));
   const watcher = join(chart, "templates", "watcher-deployment.yaml");
   writeFileSync(watcher, watcherTemplate(readFileSync(watcher, "utf8"), s));
+  for (const [name, validating] of [
+    ["mutation-webhook.yaml", false],
+    ["validation-webhook.yaml", true],
+  ] as const) {
+    const file = join(chart, "templates", name);
+    writeFileSync(file, webhookTemplate(readFileSync(file, "utf8"), validating));
+  }
   for (const [rel, text] of Object.entries(addedFiles(s))) {
     mkdirSync(dirname(join(chart, rel)), { recursive: true });
     writeFileSync(join(chart, rel), text);
@@ -66,7 +79,8 @@ function main(): void {
     throw new Error(`module Secret is ${kib} KiB: over 1 MiB`);
   console.log(
     `dist/ made production-shaped: ${s.watcherReplicas} watcher replicas (id = pod name), ` +
-      `Service ${names(s.uuid).tunnel}:${s.tunnelPort} for heartbeats and metrics, scoped RBAC, ` +
+      `Service ${names(s.uuid).tunnel}:${s.tunnelPort} for heartbeats (metrics on :${s.metricsPort}), scoped RBAC, ` +
+      `webhooks that only module pods depend on, ` +
       `PeprStore CRD, PodDisruptionBudget; module Secret ${kib} KiB.\n` +
       `Deploy it: kubectl apply --server-side -f dist/pepr-module-${s.uuid}.yaml   (or: helm install koupleless-pepr dist/${s.uuid}-chart)`,
   );

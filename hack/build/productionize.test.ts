@@ -1,15 +1,57 @@
 import { describe, expect, it } from "@jest/globals";
 import { parse } from "yaml";
-import { chartValues, watcherTemplate, addedFiles } from "./chart";
+import { chartValues, watcherTemplate, addedFiles, webhookTemplate } from "./chart";
 import { BuildSettings, Doc, productionize, wildcardRules } from "./productionize";
 import { CLUSTER_RULES } from "./rbac";
+import { hardenWebhookConfig } from "../../capabilities/lib/webhooks";
 
 const S: BuildSettings = {
   uuid: "koupleless-pepr",
   watcherReplicas: 3,
   tunnelPort: 7777,
+  metricsPort: 9464,
   terminationGraceSeconds: 45,
 };
+
+/** A webhook configuration as `pepr build` 1.1.4 writes it (lib/assets/webhooks.ts). */
+function peprWebhooks(kind: string): Doc {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind,
+    metadata: { name: "pepr-koupleless-pepr" },
+    webhooks: [
+      {
+        name: "pepr-koupleless-pepr.pepr.dev",
+        admissionReviewVersions: ["v1", "v1beta1"],
+        clientConfig: {
+          caBundle: "Q0E=",
+          service: { name: "pepr-koupleless-pepr", namespace: "pepr-system", path: "/x/abc" },
+        },
+        failurePolicy: "Fail",
+        matchPolicy: "Equivalent",
+        timeoutSeconds: 10,
+        namespaceSelector: {
+          matchExpressions: [
+            {
+              key: "kubernetes.io/metadata.name",
+              operator: "NotIn",
+              values: ["kube-system", "pepr-system"],
+            },
+          ],
+        },
+        rules: [
+          {
+            apiGroups: [""],
+            apiVersions: ["v1"],
+            operations: ["CREATE", "UPDATE"],
+            resources: ["pods", "pods/ephemeralcontainers"],
+          },
+        ],
+        sideEffects: "None",
+      },
+    ],
+  };
+}
 
 /** The shape of what `pepr build` 1.1.4 writes, reduced to what the step touches. */
 function peprOutput(): Doc[] {
@@ -48,6 +90,8 @@ function peprOutput(): Doc[] {
       },
     },
     { kind: "Deployment", metadata: { name: "pepr-koupleless-pepr" }, spec: { replicas: 2 } },
+    peprWebhooks("MutatingWebhookConfiguration"),
+    peprWebhooks("ValidatingWebhookConfiguration"),
   ];
 }
 
@@ -76,8 +120,9 @@ describe("productionize", () => {
     expect(watcher?.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
   });
 
-  it("exposes the heartbeat and metrics port through a Service selecting the watchers", () => {
+  it("exposes the heartbeat port through a Service selecting the watchers, metrics apart", () => {
     expect(container.ports).toContainEqual({ name: "tunnel", containerPort: 7777 });
+    expect(container.ports).toContainEqual({ name: "metrics", containerPort: 9464 });
     const svc = find(out, "Service", "pepr-koupleless-pepr-tunnel");
     expect(svc?.spec.selector).toEqual({
       app: "pepr-koupleless-pepr-watcher",
@@ -86,7 +131,8 @@ describe("productionize", () => {
     expect(svc?.spec.ports).toEqual([
       { name: "tunnel", port: 7777, targetPort: "tunnel", protocol: "TCP" },
     ]);
-    expect(watcher?.spec.template.metadata.annotations["prometheus.io/port"]).toBe("7777");
+    // the Service bases reach carries only heartbeats; Prometheus scrapes the pods' own port
+    expect(watcher?.spec.template.metadata.annotations["prometheus.io/port"]).toBe("9464");
   });
 
   it("replaces every wildcard rule with the scoped ones, and binds the real ServiceAccount", () => {
@@ -109,6 +155,19 @@ describe("productionize", () => {
       find(out, "PodDisruptionBudget", "pepr-koupleless-pepr-watcher")?.spec.maxUnavailable,
     ).toBe(1);
     expect(find(out, "Deployment", "pepr-koupleless-pepr")).toEqual(peprOutput()[6]);
+  });
+
+  it("makes the webhooks safe: only module pods depend on the controller being up", () => {
+    for (const k of ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]) {
+      const hooks = find(out, k, "pepr-koupleless-pepr");
+      expect(hooks).toEqual(hardenWebhookConfig(peprWebhooks(k)));
+      expect(hooks?.webhooks[0].objectSelector.matchExpressions[0].operator).toBe("In");
+    }
+    const validating = find(out, "ValidatingWebhookConfiguration", "pepr-koupleless-pepr");
+    expect(validating?.webhooks.map((w: Doc) => [w.name, w.failurePolicy])).toEqual([
+      ["pepr-koupleless-pepr.pepr.dev", "Fail"],
+      ["foreign-pods.pepr-koupleless-pepr.pepr.dev", "Ignore"],
+    ]);
   });
 
   it("refuses output that does not look like pepr build's", () => {
@@ -137,10 +196,81 @@ describe("the Helm chart", () => {
     expect(t).toContain("type: RollingUpdate");
     expect(t).toContain("name: KOUPLELESS_REPLICA_ID");
     expect(t).toContain("containerPort: 7777");
+    expect(t).toContain("containerPort: 9464");
   });
 
   it("fails loudly when Pepr's template changed", () => {
     expect(() => watcherTemplate("spec: {}", S)).toThrow(/expected text not found/);
+    expect(() => webhookTemplate("webhooks:\n  - name: x\n", true)).toThrow(
+      /expected text not found/,
+    );
+  });
+
+  // Pepr's template (lib/assets/index.ts createWebhookYaml) for the entry above, and what the
+  // chart renders with its default values: the same objects as the hardened manifests.
+  const webhookText = (kind: string) =>
+    [
+      "apiVersion: admissionregistration.k8s.io/v1",
+      `kind: ${kind}`,
+      "metadata:",
+      "  name: {{ .Values.uuid }}",
+      "webhooks:",
+      "  - admissionReviewVersions:",
+      "      - v1",
+      "      - v1beta1",
+      "    clientConfig:",
+      "      caBundle: Q0E=",
+      "      service:",
+      "        name: {{ .Values.uuid }}",
+      "        namespace: pepr-system",
+      "        path: /x/abc",
+      "    failurePolicy: {{ .Values.admission.failurePolicy }}",
+      "    matchPolicy: Equivalent",
+      "    name: {{ .Values.uuid }}.pepr.dev",
+      "    namespaceSelector:",
+      "      matchExpressions:",
+      "        - key: kubernetes.io/metadata.name",
+      "          operator: NotIn",
+      "          values:",
+      "            - kube-system",
+      "            - pepr-system",
+      "            {{- range .Values.additionalIgnoredNamespaces }}",
+      "            - {{ . }}",
+      "            {{- end }}",
+      "    rules:",
+      "      - apiGroups:",
+      "          - ''",
+      "        apiVersions:",
+      "          - v1",
+      "        operations:",
+      "          - CREATE",
+      "          - UPDATE",
+      "        resources:",
+      "          - pods",
+      "          - pods/ephemeralcontainers",
+      "    sideEffects: None",
+      "    timeoutSeconds: {{ .Values.admission.webhookTimeout }}",
+      "",
+    ].join("\n");
+  const render = (t: string) =>
+    parse(
+      t
+        .replaceAll("{{ .Values.uuid }}", "pepr-koupleless-pepr")
+        .replaceAll("{{ .Values.admission.failurePolicy }}", "Ignore") // onError: audit
+        .replaceAll("{{ .Values.admission.webhookTimeout }}", "10")
+        .split("\n")
+        .filter(l => !l.includes("{{"))
+        .join("\n"),
+    );
+
+  it.each([
+    ["MutatingWebhookConfiguration", false],
+    ["ValidatingWebhookConfiguration", true],
+  ])("renders %s as the hardened manifest, and hardening twice changes nothing", (k, v) => {
+    const t = webhookTemplate(webhookText(k), v);
+    expect(render(t)).toEqual(hardenWebhookConfig(peprWebhooks(k)));
+    expect(webhookTemplate(t, v)).toBe(t);
+    expect(t).toContain("{{- range .Values.additionalIgnoredNamespaces }}");
   });
 
   it("sets values: scoped RBAC, replicas, grace, metrics annotations", () => {

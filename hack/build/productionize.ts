@@ -1,7 +1,9 @@
 // Turns the manifests `pepr build` writes into what a platform team would run: N watcher
 // replicas with stable identities, a Service for the heartbeat port, scoped RBAC, the
-// PeprStore CRD, a disruption budget. Pure: objects in, objects out.
+// PeprStore CRD, a disruption budget, webhooks only module pods depend on. Pure: objects in,
+// objects out.
 import { PEPR_STORE_CRD } from "../replica/crd";
+import { hardenWebhookConfig, isWebhookConfiguration } from "../../capabilities/lib/webhooks";
 import { CLUSTER_RULES, MODULE_NAMESPACE_RULES, NODE_LEASE_RULES, RULE_NAMESPACES } from "./rbac";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -11,8 +13,10 @@ export interface BuildSettings {
   /** The Pepr module uuid (package.json pepr.uuid). */
   uuid: string;
   watcherReplicas: number;
-  /** Heartbeat and metrics port (KOUPLELESS_TUNNEL_PORT's default). */
+  /** Heartbeat port (KOUPLELESS_TUNNEL_PORT's default). */
   tunnelPort: number;
+  /** Prometheus metrics port (KOUPLELESS_METRICS_PORT's default): not on the Service bases reach. */
+  metricsPort: number;
   /** Must cover KOUPLELESS_DRAIN_SECONDS plus the handover itself. */
   terminationGraceSeconds: number;
 }
@@ -26,6 +30,7 @@ export const names = (uuid: string) => ({
   tunnel: `pepr-${uuid}-tunnel`,
   pdb: `pepr-${uuid}-watcher`,
   moduleSecret: `pepr-${uuid}-module`,
+  webhook: `pepr-${uuid}`,
 });
 
 const is = (d: Doc, kind: string, name?: string) =>
@@ -113,16 +118,17 @@ export const REPLICA_ID_ENV = {
   valueFrom: { fieldRef: { fieldPath: "metadata.name" } },
 };
 
-export function containerPorts(tunnelPort: number): Doc[] {
+export function containerPorts(tunnelPort: number, metricsPort: number): Doc[] {
   return [
     { name: "https", containerPort: 3000 },
     { name: "tunnel", containerPort: tunnelPort },
+    { name: "metrics", containerPort: metricsPort },
   ];
 }
 
-export const METRICS_ANNOTATIONS = (tunnelPort: number) => ({
+export const METRICS_ANNOTATIONS = (metricsPort: number) => ({
   "prometheus.io/scrape": "true",
-  "prometheus.io/port": String(tunnelPort),
+  "prometheus.io/port": String(metricsPort),
   "prometheus.io/path": "/metrics",
 });
 
@@ -142,7 +148,7 @@ function shapeWatcher(d: Doc, s: BuildSettings): Doc {
           ...d.spec.template.metadata,
           annotations: {
             ...d.spec.template.metadata?.annotations,
-            ...METRICS_ANNOTATIONS(s.tunnelPort),
+            ...METRICS_ANNOTATIONS(s.metricsPort),
           },
         },
         spec: {
@@ -152,7 +158,7 @@ function shapeWatcher(d: Doc, s: BuildSettings): Doc {
           containers: [
             {
               ...c,
-              ports: containerPorts(s.tunnelPort),
+              ports: containerPorts(s.tunnelPort, s.metricsPort),
               env: [
                 ...(c.env ?? []).filter((e: Doc) => e.name !== REPLICA_ID_ENV.name),
                 REPLICA_ID_ENV,
@@ -170,6 +176,7 @@ function replaceDoc(d: Doc, s: BuildSettings): Doc[] {
   const n = names(s.uuid);
   if (is(d, "ClusterRole", n.clusterRole)) return [{ ...d, rules: CLUSTER_RULES }];
   if (is(d, "Deployment", n.watcher)) return [shapeWatcher(d, s)];
+  if (isWebhookConfiguration(d)) return [hardenWebhookConfig(d)];
   // replaced by namespacedRbac()
   if (is(d, "Role", n.storeRole) || is(d, "RoleBinding", n.storeRole)) return [];
   return [d];
@@ -182,6 +189,8 @@ export function productionize(docs: Doc[], s: BuildSettings): Doc[] {
     ["ClusterRole", n.clusterRole],
     ["Deployment", n.watcher],
     ["Secret", n.moduleSecret],
+    ["MutatingWebhookConfiguration", n.webhook],
+    ["ValidatingWebhookConfiguration", n.webhook],
   ]) {
     if (!docs.some(d => is(d, kind, name)))
       throw new Error(`pepr build output has no ${kind} ${name}: is pepr still 1.1.4?`);

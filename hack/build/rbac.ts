@@ -1,12 +1,14 @@
 // Exactly the API access the module uses, instead of Pepr's default `*/*`. Each rule names the
 // code that needs it; a new API call in capabilities/ needs a line here, and the scoped-RBAC
 // e2e test (a replica running as the ServiceAccount) fails until it has one.
+import pkg from "../../package.json";
 import { MODULE_NAMESPACE, NODE_LEASE_NAMESPACE } from "../../capabilities/lib/contract";
 
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  resourceNames?: string[];
 }
 
 /** Cluster-wide: module pods live in any namespace, VNodes are cluster-scoped. */
@@ -28,6 +30,13 @@ export const CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
   // the placement policy reads the namespace's allowed base clusters at admission
   { apiGroups: [""], resources: ["namespaces"], verbs: ["get"] },
+  // the watcher makes Pepr's own webhooks safe at start (lib/kube/webhooks.ts), only those
+  {
+    apiGroups: ["admissionregistration.k8s.io"],
+    resources: ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"],
+    verbs: ["get", "update"],
+    resourceNames: [`pepr-${pkg.pepr.uuid}`],
+  },
 ];
 
 /** VNode Leases, only in kube-node-lease: ownership, renewal, release, deletion. */

@@ -9,16 +9,19 @@ import { sleep, waitFor } from "./wait";
 export interface Replica {
   id: string;
   tunnelPort: number;
+  /** Its Prometheus metrics: tunnelPort + 1000. */
+  metricsPort: number;
   child: ChildProcess;
   log: string;
 }
 
-async function metricsUp(port: number): Promise<boolean> {
+/** True when a heartbeat tunnel answers on the port (a GET is refused with 405: it is up). */
+async function tunnelUp(port: number): Promise<boolean> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+    const res = await fetch(`http://127.0.0.1:${port}/heartbeat`, {
       signal: AbortSignal.timeout(2000),
     });
-    return res.ok;
+    return res.status === 405;
   } catch {
     return false;
   }
@@ -29,27 +32,38 @@ export async function startReplica(
   tunnelPort: number,
   env: NodeJS.ProcessEnv = {},
 ): Promise<Replica> {
-  if (await metricsUp(tunnelPort)) {
+  if (await tunnelUp(tunnelPort)) {
     throw new Error(
       `port ${tunnelPort} already serves a tunnel: a replica of an earlier run is still running (pgrep -af replica/cli)`,
     );
   }
+  const metricsPort = tunnelPort + 1000;
   mkdirSync(join(CLUSTER_DIR, "logs"), { recursive: true });
   const log = join(CLUSTER_DIR, "logs", `replica-${id}-${Date.now()}.log`);
   const fd = openSync(log, "a");
   const child = spawn(
     "npm",
-    ["run", "replica", "--", "--id", id, "--tunnel-port", String(tunnelPort)],
+    [
+      "run",
+      "replica",
+      "--",
+      "--id",
+      id,
+      "--tunnel-port",
+      String(tunnelPort),
+      "--metrics-port",
+      String(metricsPort),
+    ],
     { cwd: REPO_ROOT, detached: true, stdio: ["ignore", fd, fd], env: { ...process.env, ...env } },
   );
-  const r = { id, tunnelPort, child, log };
+  const r = { id, tunnelPort, metricsPort, child, log };
   try {
     await waitFor(
       `replica ${id} to serve its tunnel on :${tunnelPort}`,
       async () => {
         if (child.exitCode !== null)
           throw new Error(`npm run replica exited with ${child.exitCode}`);
-        return metricsUp(tunnelPort);
+        return tunnelUp(tunnelPort);
       },
       120_000,
     );

@@ -1,7 +1,7 @@
 // npm run fake-base -- --count 3 --controller http://localhost:7777 [options]
 // Runs Arklet-compatible fake bases until Ctrl-C; with --deactivate-on-exit they say goodbye.
 import { parseArgs } from "node:util";
-import { FakeBase, startFleet } from "./fake-base";
+import { FakeBase, habitOptions, HABITS, startFleet } from "./fake-base";
 
 const USAGE = `usage: npm run fake-base -- [options]
   --count N               number of bases (default 1), on 127.0.0.<first>, <first+1>, ...
@@ -11,9 +11,16 @@ const USAGE = `usage: npm run fake-base -- [options]
   --heartbeat-ms MS       heartbeat period (default 12000, like Arklet)
   --install-ms MS         install latency (default 0)
   --failure-rate R        probability 0..1 that an install fails (default 0)
-  --name, --version, --cluster   base metadata (default base, 1.0.0, default)
-  --max-metaspace BYTES   JVM max metaspace reported by /health (-1 = unlimited)
-  --deactivate-on-exit    send a DEACTIVATED heartbeat on Ctrl-C`;
+  --name, --version, --cluster   base metadata (default TO_BE_IMPLEMENTED, 1.0.0, default:
+                          what Arklet sends unless the base implements BaseMetadataHook)
+  --max-metaspace BYTES   JVM max metaspace reported by /health (default -1 = unlimited,
+                          the JVM default)
+  --without LIST          turn off some of the real base's habits (comma list, or "all"):
+                          ${HABITS.join(", ")}
+  --manifest URL=N:V      the jar at URL holds biz N:V (repeatable): installs of it get N:V
+  --deactivate-on-exit    send a DEACTIVATED heartbeat on Ctrl-C
+Heartbeats leave from each base's own address. With KOUPLELESS_HEARTBEAT_SECRET set, each base
+sends its own credential (Authorization: Bearer <HMAC-SHA256 of its identity>).`;
 
 function options() {
   const { values } = parseArgs({
@@ -25,10 +32,12 @@ function options() {
       "heartbeat-ms": { type: "string", default: "12000" },
       "install-ms": { type: "string", default: "0" },
       "failure-rate": { type: "string", default: "0" },
-      name: { type: "string", default: "base" },
+      name: { type: "string", default: "TO_BE_IMPLEMENTED" },
       version: { type: "string", default: "1.0.0" },
       cluster: { type: "string", default: "default" },
-      "max-metaspace": { type: "string", default: String(256 * 1024 * 1024) },
+      "max-metaspace": { type: "string", default: "-1" },
+      without: { type: "string", default: "" },
+      manifest: { type: "string", multiple: true, default: [] },
       "deactivate-on-exit": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -60,6 +69,9 @@ async function main(): Promise<void> {
       version: values.version,
       clusterName: values.cluster,
       maxMetaspace: n("max-metaspace"),
+      ...habitOptions(values.without ?? "", values.manifest ?? []),
+      // the same variable the controller reads: each base then sends its own credential
+      secret: process.env.KOUPLELESS_HEARTBEAT_SECRET ?? "",
     },
     n("first"),
   );

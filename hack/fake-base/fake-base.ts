@@ -1,8 +1,18 @@
 // A base that behaves like the real Arklet as implemented (contract §5), not like its docs:
 // POST only, HTTP 200 with the outcome in the body envelope, lowercase biz states, REPEAT_BIZ,
 // NOT_FOUND_BIZ, CMD_PROCESS_INTERNAL_ERROR for a failing start, per-biz op conflicts, and
-// heartbeats with the exact BaseStatus body. For dev, tests and benchmarks.
-import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
+// heartbeats with the exact BaseStatus body; and, unless turned off, the real base's habits
+// (see FakeBaseOptions): a heap that changes on every /health, records without times, the jar's
+// manifest deciding the installed name:version, error envelopes without baseIdentity, the
+// TO_BE_IMPLEMENTED base name. For dev, tests and benchmarks.
+import {
+  createServer,
+  IncomingMessage,
+  request as httpRequest,
+  Server,
+  ServerResponse,
+} from "node:http";
+import { identityToken } from "../../capabilities/lib/tunnel/address";
 import { AddressInfo } from "node:net";
 
 export interface FakeBaseOptions {
@@ -22,6 +32,22 @@ export interface FakeBaseOptions {
   failureRate: number;
   /** Biz names whose installs always fail. */
   failingBizzes: string[];
+
+  // The real base's habits (issue 14), each on by default so that tests meet what users run:
+  /** Used and free heap change on every /health, as in a live JVM. */
+  breathingHeap: boolean;
+  /** bizStateRecords serialise as `[{},{}]`, as sofa-ark before 3.1.9 / 2.2.16 does (no getters). */
+  timelessRecords: boolean;
+  /**
+   * The jar's manifest decides the installed name:version, whatever bizName/bizVersion were
+   * asked; a jar already installed answers REPEAT_BIZ under any asked name. A jar's manifest
+   * is `manifests[url]`, else what the first install of that URL asked.
+   */
+  manifestWins: boolean;
+  /** Jar URL → "name:version" in its manifest (used with manifestWins). */
+  manifests: Record<string, string>;
+  /** Error envelopes (CMD_NOT_FOUND, CMD_PROCESS_INTERNAL_ERROR) carry no baseIdentity. */
+  errorsWithoutIdentity: boolean;
   identity: string;
   name: string;
   version: string;
@@ -29,6 +55,11 @@ export interface FakeBaseOptions {
   hostName: string;
   /** JVM max metaspace in bytes; -1 like a JVM without -XX:MaxMetaspaceSize. */
   maxMetaspace: number;
+  /**
+   * The controller's KOUPLELESS_HEARTBEAT_SECRET: when set, heartbeats carry this identity's
+   * credential (a real Arklet sends none). Empty = no header.
+   */
+  secret: string;
 }
 
 export interface BizRecord {
@@ -54,7 +85,7 @@ interface Envelope {
   message?: string;
   data?: unknown;
   errorStackTrace?: string;
-  baseIdentity: string;
+  baseIdentity?: string;
 }
 
 const MASTER_BIZ = "base";
@@ -69,6 +100,41 @@ const COMMANDS = [
 ];
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
+/**
+ * POSTs a heartbeat body to `<url>/heartbeat` from the local address `from`; resolves with the
+ * HTTP status and body (status 0: no answer within the timeout, 10 s by default, or no
+ * connection). Never throws.
+ */
+export function postHeartbeat(
+  url: string,
+  body: unknown,
+  opts: { from?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ status: number; text: string }> {
+  const payload = typeof body === "string" ? body : JSON.stringify(body);
+  return new Promise(resolve => {
+    const req = httpRequest(
+      `${url}/heartbeat`,
+      {
+        method: "POST",
+        localAddress: opts.from,
+        headers: { "content-type": "application/json", ...opts.headers },
+        timeout: opts.timeoutMs ?? 10_000,
+      },
+      res => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
+        );
+        res.on("error", () => resolve({ status: 0, text: "" }));
+      },
+    );
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve({ status: 0, text: "" }));
+    req.end(payload);
+  });
+}
+
 export function defaultOptions(partial: Partial<FakeBaseOptions> = {}): FakeBaseOptions {
   const host = partial.host ?? "127.0.0.1";
   return {
@@ -79,14 +145,60 @@ export function defaultOptions(partial: Partial<FakeBaseOptions> = {}): FakeBase
     installMs: 0,
     failureRate: 0,
     failingBizzes: [],
+    breathingHeap: true,
+    timelessRecords: true,
+    manifestWins: true,
+    manifests: {},
+    errorsWithoutIdentity: true,
     identity: partial.identity ?? host,
-    name: "base",
+    name: "TO_BE_IMPLEMENTED", // what Arklet reports unless the base implements BaseMetadataHook
     version: "1.0.0",
     clusterName: "default",
     hostName: `fake-base-${(partial.identity ?? host).replace(/[^a-z0-9-]/gi, "-")}`,
-    maxMetaspace: 256 * 1024 * 1024,
+    maxMetaspace: -1, // the JVM default: no -XX:MaxMetaspaceSize
+    secret: "",
     ...partial,
   };
+}
+
+/** The habits `--without` can turn off, by name. */
+export const HABITS = [
+  "breathing-heap",
+  "timeless-records",
+  "manifest-wins",
+  "errors-without-identity",
+];
+const HABIT_OPTION: Record<string, keyof FakeBaseOptions> = {
+  "breathing-heap": "breathingHeap",
+  "timeless-records": "timelessRecords",
+  "manifest-wins": "manifestWins",
+  "errors-without-identity": "errorsWithoutIdentity",
+};
+
+/** The CLI's `--without a,b` and `--manifest URL=name:version` as options; throws on a typo. */
+export function habitOptions(without: string, manifests: string[]): Partial<FakeBaseOptions> {
+  const off =
+    without === "all"
+      ? HABITS
+      : without
+          .split(",")
+          .map(s => s.trim())
+          .filter(Boolean);
+  const out: Record<string, unknown> = {};
+  for (const h of off) {
+    if (!HABIT_OPTION[h])
+      throw new Error(
+        `--without: unknown habit ${JSON.stringify(h)} (known: ${HABITS.join(", ")}, all)`,
+      );
+    out[HABIT_OPTION[h]] = false;
+  }
+  const map: Record<string, string> = {};
+  for (const m of manifests) {
+    const [, url, biz] = /^(.+)=([^=:]+:[^=:]+)$/.exec(m) ?? [];
+    if (!url) throw new Error(`--manifest ${JSON.stringify(m)}: expected URL=name:version`);
+    map[url] = biz;
+  }
+  return { ...(out as Partial<FakeBaseOptions>), ...(manifests.length ? { manifests: map } : {}) };
 }
 
 class CommandError extends Error {}
@@ -97,6 +209,9 @@ export class FakeBase {
   readonly heartbeatsSent: Array<{ at: number; status: number }> = [];
   private bizzes = new Map<string, BizRecord>();
   private busy = new Set<string>();
+  /** What each jar URL's manifest says ("name:version"), learnt from its first install. */
+  private jars = new Map<string, string>();
+  private healthCalls = 0;
   private server?: Server;
   private timer?: NodeJS.Timeout;
   private reachable = true;
@@ -157,20 +272,17 @@ export class FakeBase {
   }
 
   private async post(url: string, state: "activated" | "deactivated"): Promise<number> {
-    try {
-      const res = await fetch(`${url}/heartbeat`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(this.baseStatus(state)),
-        signal: AbortSignal.timeout(10_000),
-      });
-      await res.text();
-      this.heartbeatsSent.push({ at: Date.now(), status: res.status });
-      return res.status;
-    } catch {
-      this.heartbeatsSent.push({ at: Date.now(), status: 0 });
-      return 0;
-    }
+    const o = this.opts;
+    const auth: Record<string, string> = o.secret
+      ? { authorization: `Bearer ${identityToken(o.secret, o.identity)}` }
+      : {};
+    // sent from the base's own address, as a JVM on that host would: the controller calls back there
+    const { status } = await postHeartbeat(url, this.baseStatus(state), {
+      from: o.host,
+      headers: auth,
+    });
+    this.heartbeatsSent.push({ at: Date.now(), status });
+    return status;
   }
 
   /** Unreachable: connections are destroyed and heartbeats stop, like a hung or partitioned JVM. */
@@ -260,8 +372,9 @@ export class FakeBase {
 
   private async dispatch(command: string, raw: string): Promise<Envelope> {
     const baseIdentity = this.opts.identity;
+    const onError = this.opts.errorsWithoutIdentity ? {} : { baseIdentity };
     if (!COMMANDS.includes(command))
-      return { code: "CMD_NOT_FOUND", message: "please follow the doc", baseIdentity };
+      return { code: "CMD_NOT_FOUND", message: "please follow the doc", ...onError };
     try {
       const input = raw.trim() === "" ? {} : (JSON.parse(raw) as Record<string, unknown>);
       return { ...(await this.run(command, input)), baseIdentity };
@@ -271,7 +384,7 @@ export class FakeBase {
         code: "CMD_PROCESS_INTERNAL_ERROR",
         message: `Internal Error: ${msg}`,
         errorStackTrace: `com.alipay.sofa.koupleless.arklet.core.common.exception.ArkletRuntimeException: ${msg}\n\tat FakeBase`,
-        baseIdentity,
+        ...onError,
       };
     }
   }
@@ -322,7 +435,7 @@ export class FakeBase {
       throw new CommandError("bizUrl should not be blank");
     }
     return this.withBizLock(input, async () => {
-      const { bizName, bizVersion } = requireNameVersion(input);
+      const { bizName, bizVersion } = this.manifestOf(input.bizUrl as string, input);
       const key = `${bizName}:${bizVersion}`;
       if (this.bizzes.has(key)) {
         return {
@@ -353,6 +466,17 @@ export class FakeBase {
         },
       };
     });
+  }
+
+  /** The name:version an install of this jar gets: its manifest's with manifestWins, else the asked one. */
+  private manifestOf(url: string, input: Record<string, unknown>) {
+    const asked = requireNameVersion(input);
+    if (!this.opts.manifestWins) return asked;
+    const manifest =
+      this.opts.manifests[url] ?? this.jars.get(url) ?? `${asked.bizName}:${asked.bizVersion}`;
+    this.jars.set(url, manifest);
+    const at = manifest.lastIndexOf(":");
+    return { bizName: manifest.slice(0, at), bizVersion: manifest.slice(at + 1) };
   }
 
   private async batchInstall(
@@ -427,9 +551,9 @@ export class FakeBase {
       mainClass: `com.example.${b.bizName}.Application`,
       webContextPath: b.bizName,
       classLoader: `BizClassLoader(bizIdentity=${b.bizName}:${b.bizVersion})`,
-      bizStateRecords: [
-        { changeTime: b.changeTime, state: b.bizState, reason: "Started", message: "" },
-      ],
+      bizStateRecords: this.opts.timelessRecords
+        ? [{}, {}]
+        : [{ changeTime: b.changeTime, state: b.bizState, reason: "Started", message: "" }],
     };
   }
 
@@ -440,16 +564,18 @@ export class FakeBase {
 
   private health(): object {
     const committed = 64 * 1024 * 1024;
+    // a live JVM: the heap fills and is collected between any two calls; CPU % summed over cores
+    const used = this.opts.breathingHeap ? 150 + ((++this.healthCalls * 37) % 300) : 256;
     return {
       jvm: {
         "java version": "17.0.15",
         "java home": "/usr/lib/jvm/java-17",
         "total memory(M)": 512,
         "max memory(M)": 2048,
-        "free memory(M)": 256,
+        "free memory(M)": 512 - used,
         "run time(s)": Math.round(process.uptime()),
         "init heap memory(M)": 256,
-        "used heap memory(M)": 256,
+        "used heap memory(M)": used,
         "committed heap memory(M)": 512,
         "max heap memory(M)": 2048,
         "init non heap memory(M)": 8,
@@ -466,7 +592,7 @@ export class FakeBase {
       cpu: {
         count: 2,
         type: "x86_64",
-        "total used (%)": 10,
+        "total used (%)": this.opts.breathingHeap ? 6140.0 : 10,
         "user used (%)": 8,
         "system used (%)": 2,
         "free (%)": 90,

@@ -1,4 +1,4 @@
-// npm run replica -- --id <name> [--tunnel-port N] [--pepr-port N]
+// npm run replica -- --id <name> [--tunnel-port N] [--pepr-port N] [--metrics-port N]
 // One more controller replica against the current cluster: the same module code (pepr.ts) in
 // Pepr's watch mode, with its own identity and ports. Admission stays with `npm run dev`.
 import { existsSync } from "node:fs";
@@ -12,7 +12,8 @@ import { MODULE_NAMESPACE } from "../../capabilities/lib/contract";
 import { PEPR_STORE_CRD } from "./crd";
 import { httpStatus } from "../../capabilities/lib/errors";
 
-const USAGE = "usage: npm run replica -- --id <name> [--tunnel-port N] [--pepr-port N]";
+const USAGE =
+  "usage: npm run replica -- --id <name> [--tunnel-port N] [--pepr-port N] [--metrics-port N]";
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
       id: { type: "string" },
       "tunnel-port": { type: "string" },
       "pepr-port": { type: "string" },
+      "metrics-port": { type: "string" },
     },
   });
   if (!values.id) throw new Error(`--id is required\n${USAGE}`);
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
   }
   const tunnelPort = await port(values["tunnel-port"]);
   const peprPort = await port(values["pepr-port"]);
+  const metricsPort = await port(values["metrics-port"]);
   const pki = join(CLUSTER_DIR, "pki");
   const tls = existsSync(join(pki, "server.crt"))
     ? { cert: join(pki, "server.crt"), key: join(pki, "server.key") }
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
     KOUPLELESS_REPLICA_ID: values.id,
     KOUPLELESS_TUNNEL_PORT: String(tunnelPort),
     KOUPLELESS_PEPR_PORT: String(peprPort),
+    KOUPLELESS_METRICS_PORT: String(metricsPort),
     SSL_CERT_PATH: tls.cert,
     SSL_KEY_PATH: tls.key,
   });
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
   process.env.PEPR_RESYNC_FAILURE_MAX ??= "30";
   console.log(
     `replica ${values.id} against ${process.env.KUBECONFIG}: heartbeats to http://127.0.0.1:${tunnelPort}/heartbeat, ` +
-      `metrics on http://127.0.0.1:${tunnelPort}/metrics, Pepr on https://localhost:${peprPort}/healthz. ` +
+      `metrics on http://127.0.0.1:${metricsPort}/metrics, Pepr on https://localhost:${peprPort}/healthz. ` +
       "Ctrl-C hands its VNodes to the other replicas.",
   );
   await import("../../pepr");

@@ -258,6 +258,21 @@ describe("module pod admission (npm run dev)", () => {
       says: ["spec.containers[0].image", "is not in an allowed jar location"],
     },
     {
+      // WHATWG reads host JAR_HOST here; java.net.URL (what Arklet fetches with) reads evil.org
+      name: "an allowlisted host before a backslash and user info",
+      pod: podManifest("bad-backslash", {
+        containers: [moduleContainer({ image: `http://${JAR_HOST}\\@evil.org/x-1.0.0.jar` })],
+      }),
+      says: ["spec.containers[0].image", "a backslash", "write the jar URL plainly"],
+    },
+    {
+      name: "an allowlisted host as user info",
+      pod: podManifest("bad-userinfo", {
+        containers: [moduleContainer({ image: `http://${JAR_HOST}@evil.org/x-1.0.0.jar` })],
+      }),
+      says: ["spec.containers[0].image", "user info"],
+    },
+    {
       name: "no BIZ_VERSION",
       pod: podManifest("bad-no-version", { containers: [moduleContainer({ env: [] })] }),
       says: [`spec.containers[0].env has no ${ENV_BIZ_VERSION}: add {name`],

@@ -10,6 +10,8 @@ import { parse, parseAllDocuments, stringify } from "yaml";
 import { CLUSTER_DIR, readState, REPO_ROOT } from "../../hack/cluster/cluster";
 import { FakeBase } from "../../hack/fake-base/fake-base";
 import { Doc, wildcardRules } from "../../hack/build/productionize";
+import { ANNOTATION_MUTATED } from "../../capabilities/lib/contract";
+import { foreignWebhookName, moduleWebhookName } from "../../capabilities/lib/webhooks";
 import { createNamespace, kubectl, sleep, waitFor } from "./kube";
 import { Replica, replicaLog, startReplica, stopReplica } from "./replica";
 
@@ -65,6 +67,26 @@ describe("npm run build", () => {
     const values = parse(readFileSync(join(CHART, "values.yaml"), "utf8"));
     expect(wildcardRules([{ kind: "ClusterRole", rules: values.rbac }])).toEqual([]);
     expect(values.watcher.replicas).toBe(3);
+  });
+
+  it("makes only module pods depend on the controller, in the manifests and the chart", () => {
+    const name = "pepr-koupleless-pepr";
+    const policies = (k: string) =>
+      (find(k, name)?.webhooks ?? []).map((w: Doc) => [
+        w.name,
+        w.failurePolicy,
+        w.objectSelector?.matchExpressions?.[0]?.operator,
+      ]);
+    expect(policies("MutatingWebhookConfiguration")).toEqual([
+      [moduleWebhookName(name), "Fail", "In"],
+    ]);
+    expect(policies("ValidatingWebhookConfiguration")).toEqual([
+      [moduleWebhookName(name), "Fail", "In"],
+      [foreignWebhookName(name), "Ignore", "NotIn"],
+    ]);
+    const chart = readFileSync(join(CHART, "templates", "validation-webhook.yaml"), "utf8");
+    expect(chart.match(/objectSelector:/g)).toHaveLength(2);
+    expect(chart).toContain("name: foreign-pods.{{ .Values.uuid }}.pepr.dev");
   });
 
   it("runs the watcher replicas it was built with, each with its pod name as id", () => {
@@ -146,6 +168,8 @@ describe("the scoped RBAC is enough to run the controller", () => {
         name: "rbac-biz",
         namespace: ns,
         labels: { "virtual-kubelet.koupleless.io/component": "module" },
+        // no admission runs here: stand in for it, or the controller would not install the pod
+        annotations: { [ANNOTATION_MUTATED]: "" },
       },
       spec: {
         nodeName: vnode, // no scheduler, no admission webhook: only the controller is under test

@@ -23,6 +23,8 @@ const ENV = {
   KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS: "500",
 };
 const PORTS: Record<string, number> = { r1: 7777, r2: 7802, r3: 7803 };
+/** `npm run dev` serves metrics on the default port; startReplica puts them at tunnel port + 1000. */
+const METRICS_PORTS: Record<string, number> = { r1: 9464, r2: 8802, r3: 8803 };
 const BASES = 30;
 const CONTROLLERS = Object.values(PORTS)
   .map(p => `http://127.0.0.1:${p}`)
@@ -188,7 +190,7 @@ describe("replicas share the bases", () => {
     // each replica's own view agrees with the Leases
     await waitFor("each replica's owned-VNodes gauge to match its Leases", async () => {
       const h = counts(await holders(), ["r1", "r2", "r3"]);
-      const g = await Promise.all(["r1", "r2", "r3"].map(id => ownedGauge(PORTS[id])));
+      const g = await Promise.all(["r1", "r2", "r3"].map(id => ownedGauge(METRICS_PORTS[id])));
       return g.every((n, i) => n === h[["r1", "r2", "r3"][i]]);
     });
     await waitFor("every VNode Ready", async () => {

@@ -10,7 +10,7 @@ import {
   TAINT_UNREACHABLE,
 } from "../../capabilities/lib/contract";
 import { REPO_ROOT } from "../../hack/cluster/cluster";
-import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
+import { FakeBase, postHeartbeat, startFleet } from "../../hack/fake-base/fake-base";
 import { sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
 
@@ -143,7 +143,8 @@ describe("VNode lifecycle", () => {
         { type: "InternalIP", address: b.opts.host },
         { type: "Hostname", address: b.opts.hostName },
       ]);
-      expect(node.status?.capacity).toMatchObject({ pods: "65535", memory: "256Mi" });
+      // fake bases run like a JVM without -XX:MaxMetaspaceSize: memory is the max heap (ADR 7)
+      expect(node.status?.capacity).toMatchObject({ pods: "65535", memory: "2Gi" });
     }
   });
 
@@ -227,7 +228,11 @@ describe("VNode lifecycle", () => {
       expect(text.length).toBeGreaterThan(5); // a reason, not an empty 4xx
     }
     // the same identity twice within the rate limit: the second is 429
-    const fast = [await heartbeat(good), await heartbeat(good)].map(r => r.status);
+    const own = { from: bases[0].opts.host }; // from the base's own address, or it is a spoof (409)
+    const fast = [
+      await postHeartbeat(CONTROLLER, good, own),
+      await postHeartbeat(CONTROLLER, good, own),
+    ].map(r => r.status);
     expect(fast).toContain(429);
     expect(await getNode("vnode.bad-1.dev")).toBeUndefined();
     expect((await snapshot()).filter(s => !s.startsWith("vnode."))).toEqual(before);

@@ -51,7 +51,9 @@ export class ArkletClient {
     body: object,
     timeoutMs: number,
   ): Promise<ArkletEnvelope<T>> {
-    const url = `http://${base.ip}:${base.port}/${command}`;
+    // an IPv6 source address (bases heartbeat from it) needs brackets in a URL
+    const host = base.ip.includes(":") ? `[${base.ip}]` : base.ip;
+    const url = `http://${host}:${base.port}/${command}`;
     let text: string;
     try {
       const res = await request(url, {

@@ -77,7 +77,7 @@ export const APPLY_QUERY = "fieldManager=pepr&fieldValidation=Strict&force=true"
  * throws them ({ status, statusText, data }), so errors.httpStatus and errText read both.
  */
 export async function apiRequest<T = unknown>(
-  method: "GET" | "POST" | "PATCH" | "DELETE",
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
   path: string,
   body?: unknown,
   contentType?: string,

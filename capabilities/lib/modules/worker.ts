@@ -6,17 +6,27 @@ import { errText, httpStatus } from "../errors";
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
 import { ArkletClient, ArkletUnreachable, BaseAddress } from "../arklet/client";
-import { bizViews, installOutcome, uninstallOutcome } from "../arklet/outcome";
-import { BizSpec, bizzesOf, podKey, specKey } from "./biz";
+import { bizViews, installAnswer, uninstallOutcome } from "../arklet/outcome";
+import { BizSpec, bizzesOf, isModulePod, podKey, specKey } from "./biz";
 import { finalDelete, podEvent, podsOnNode, writePodStatus } from "./kube";
 import { FOREIGN_REASON, foreignMessage, needsForeignFlag, withForeignCondition } from "./foreign";
+import {
+  admissionProblem,
+  EXCLUDED_NAMESPACES,
+  needsAdmissionFlag,
+  NOT_ADMITTED_REASON,
+  withAdmissionCondition,
+} from "./admitted";
 import {
   BizView,
   InstallFailure,
   interimHoldMs,
   podStatusFingerprint,
   podStatusFor,
+  showsInstallFailure,
+  withStableTimes,
 } from "./status";
+import { installVerdict } from "./verify";
 import type { Logger } from "../logger";
 import { Backoff, KeyedSerial, Semaphore, spreadInterval } from "../queue/primitives";
 import type { ShardStore } from "../queue/shard";
@@ -58,12 +68,20 @@ export class ModuleWorker {
   private pendingDue = 0;
   private stopPolling = (): void => undefined;
   private knownBizList = false;
+  /** The shard has been read (or there is none): failures and backoff are what they were. */
+  private restored = false;
+  /** Failures read from the shard for bizzes no pod seen by this process has wanted yet. */
+  private unclaimed = new Set<string>();
+  /** Bizzes the module pods bound here wanted at the last LIST (none yet: undefined). */
+  private listedKeys?: Set<string>;
   private stopped = false;
   private polls = 0;
   /** When each pod was first seen bound here, until its Ready status is written. */
   private boundAt = new Map<string, number>();
   /** Operations on the wire, so a handover can wait for them. */
   private inflight = new Set<Promise<unknown>>();
+  /** Pods admission never saw that are flagged (or deleted) already, by UID. */
+  private flagged = new Set<string>();
 
   readonly vnode: string;
   private base: () => BaseAddress;
@@ -94,12 +112,26 @@ export class ModuleWorker {
 
   /** Takes over the failures and backoff a previous process saved for this VNode. */
   private async restore(): Promise<void> {
-    if (!this.shard) return;
-    const saved = await this.shard.load();
-    for (const [key, f] of Object.entries(saved.failures))
-      if (!this.failures.has(key)) this.failures.set(key, f);
+    const saved = (await this.shard?.load()) ?? { failures: {}, backoff: {} };
+    for (const [key, f] of Object.entries(saved.failures)) {
+      if (this.failures.has(key)) continue;
+      this.failures.set(key, f);
+      this.unclaimed.add(key);
+    }
     this.backoff.restore(saved.backoff);
-    if (Object.keys(saved.failures).length > 0) this.kick(0);
+    this.restored = true;
+    this.kick(0); // what waited for the shard (see waitsForShard)
+  }
+
+  /**
+   * Until the shard is read, a biz whose pod shows a failed install is not retried and a pod
+   * whose biz is missing gets no status: after a restart that would retry at once, undo a
+   * settled version mismatch, and flash BizInstalling. Fresh installs do not wait.
+   */
+  private waitsForShard(pod: V1Pod, key?: string): boolean {
+    if (this.restored) return false;
+    if (key) return showsInstallFailure(pod, key);
+    return bizzesOf(pod).some(b => !this.bizzes.has(specKey(b)) && !this.failures.has(specKey(b)));
   }
 
   private persist(): void {
@@ -145,6 +177,8 @@ export class ModuleWorker {
 
   /** A module pod bound to this VNode changed (or is gone, when deleted is true). */
   onPod(pod: V1Pod, deleted: boolean): void {
+    const why = admissionProblem(pod, EXCLUDED_NAMESPACES);
+    if (why !== undefined) return this.refuseUnadmitted(pod, deleted, why);
     const key = podKey(pod);
     if (deleted) {
       this.pods.delete(key);
@@ -157,9 +191,40 @@ export class ModuleWorker {
     this.kick(0);
   }
 
+  /**
+   * A module pod admission never saw is never installed: flagged once (Warning Event and
+   * condition), and when it is deleted, deleted for good without an uninstall.
+   */
+  private refuseUnadmitted(pod: V1Pod, deleted: boolean, why: string): void {
+    const uid = pod.metadata?.uid ?? podKey(pod);
+    if (this.pods.delete(podKey(pod))) this.kick(0); // it wanted a biz until now
+    if (deleted) return void this.flagged.delete(uid);
+    const work = !this.stopped && this.mayAct() ? this.unadmittedWork(pod, uid, why) : undefined;
+    if (!work) return; // nothing left to do, or not ours to do (the next owner replays it)
+    this.flagged.add(uid);
+    void this.onWire(work).catch(err => {
+      this.flagged.delete(uid); // the next event tries again
+      const at = { vnode: this.vnode, pod: podKey(pod), err: errText(err) };
+      this.log.warn(at, "could not flag or delete a module pod admission never saw");
+    });
+  }
+
+  private unadmittedWork(pod: V1Pod, uid: string, why: string): Promise<void> | undefined {
+    if (pod.metadata?.deletionTimestamp) return finalDelete(pod);
+    if (this.flagged.has(uid) || !needsAdmissionFlag(pod)) return undefined;
+    this.log.warn({ vnode: this.vnode, pod: podKey(pod), why }, "module pod not admitted");
+    const conditions = withAdmissionCondition(pod, why, new Date());
+    return writePodStatus(pod, { conditions }).then(() =>
+      podEvent(pod, "Warning", NOT_ADMITTED_REASON, why),
+    );
+  }
+
   /** Flags non-module pods bound here, once each (a LIST by field selector, every few polls). */
   private async checkForeignPods(): Promise<void> {
-    for (const pod of (await podsOnNode(this.vnode)).filter(needsForeignFlag)) {
+    const pods = await podsOnNode(this.vnode);
+    const live = pods.filter(p => isModulePod(p) && !p.metadata?.deletionTimestamp);
+    this.listedKeys = new Set(live.flatMap(p => bizzesOf(p).map(specKey)));
+    for (const pod of pods.filter(needsForeignFlag)) {
       await writePodStatus(pod, { conditions: withForeignCondition(pod, this.vnode, new Date()) });
       await podEvent(pod, "Warning", FOREIGN_REASON, foreignMessage(this.vnode));
       this.log.warn(
@@ -178,15 +243,19 @@ export class ModuleWorker {
       );
     }
     try {
-      const env = await this.arklet.queryAllBiz(this.base(), this.cfg.arkletTimeoutMs);
-      if (env.code === "SUCCESS") {
-        this.bizzes = bizViews(env.data);
-        this.knownBizList = true;
-      }
+      await this.readBizList();
     } catch (err) {
       if (!(err instanceof ArkletUnreachable)) throw err;
     }
     this.kick(0);
+  }
+
+  /** Reads the base's biz list; a biz whose records carry no time keeps the one we knew. */
+  private async readBizList(): Promise<void> {
+    const env = await this.arklet.queryAllBiz(this.base(), this.cfg.arkletTimeoutMs);
+    if (env.code !== "SUCCESS") return;
+    this.bizzes = withStableTimes(bizViews(env.data), this.bizzes, Date.now());
+    this.knownBizList = true;
   }
 
   /**
@@ -232,9 +301,14 @@ export class ModuleWorker {
 
   /** A failure of a biz no pod wants any more is history: forget it (and its backoff). */
   private dropUnwantedFailures(wanted: Map<string, BizSpec>): void {
-    const stale = [...this.failures.keys()].filter(k => !wanted.has(k));
+    for (const k of wanted.keys()) this.unclaimed.delete(k);
+    // after a start the watch may not have brought every pod yet: a restored failure stays
+    // until a LIST of the pods bound here shows that none wants it
+    const pending = (k: string) => this.unclaimed.has(k) && (this.listedKeys?.has(k) ?? true);
+    const stale = [...this.failures.keys()].filter(k => !wanted.has(k) && !pending(k));
     for (const k of stale) {
       this.failures.delete(k);
+      this.unclaimed.delete(k);
       this.backoff.reset(k);
     }
     if (stale.length > 0) this.persist();
@@ -244,6 +318,8 @@ export class ModuleWorker {
 
   private ensureInstalled(key: string, spec: BizSpec): void {
     if (!this.knownBizList || this.busy.has(key) || this.bizzes.has(key)) return;
+    if (this.strayStands(key)) return; // the base would install the same other biz again
+    if (this.live().some(p => this.waitsForShard(p, key))) return;
     const wait = this.backoff.waitMs(key, Date.now());
     if (wait > 0) return this.kick(wait);
     this.busy.add(key);
@@ -272,10 +348,18 @@ export class ModuleWorker {
         );
     }, INTERIM_STATUS_DELAY_MS);
     try {
-      const env = await this.arklet.installBiz(this.base(), spec, this.cfg.installTimeoutMs);
-      const out = installOutcome(env);
-      if (out.ok) return this.installed(key, pods);
-      this.failed(key, pods, { reason: out.reason, message: out.message }, true);
+      const answer = installAnswer(
+        await this.arklet.installBiz(this.base(), spec, this.cfg.installTimeoutMs),
+      );
+      if (answer.kind === "installed") {
+        const known = withStableTimes(answer.bizzes, this.bizzes, Date.now());
+        for (const [k, view] of known) this.bizzes.set(k, view);
+      }
+      // REPEAT_BIZ names the jar's biz, maybe another module's: see what the base runs
+      if (answer.kind === "repeat") await this.readBizList();
+      const verdict = installVerdict(spec, answer, this.bizzes);
+      if (verdict.ok) return this.installed(key, pods);
+      this.failed(key, pods, verdict.failure, true);
     } catch (err) {
       if (!(err instanceof ArkletUnreachable)) throw err;
       this.failed(key, pods, { reason: "BaseUnreachable", message: err.message }, false);
@@ -285,7 +369,9 @@ export class ModuleWorker {
   }
 
   private installed(key: string, pods: V1Pod[]): void {
-    this.bizzes.set(key, { state: "ACTIVATED", changeTime: Date.now(), reason: "Started" });
+    // a base that lists nothing in its answer: believed until the next biz list
+    if (!this.bizzes.has(key))
+      this.bizzes.set(key, { state: "ACTIVATED", changeTime: Date.now(), reason: "Started" });
     const hadFailed = this.failures.delete(key);
     this.backoff.reset(key);
     if (hadFailed) this.persist();
@@ -304,13 +390,23 @@ export class ModuleWorker {
       { vnode: this.vnode, biz: key, reason: f.reason, retryInMs: wait },
       "biz install failed",
     );
-    for (const p of pods)
-      void podEvent(
-        p,
-        "Warning",
-        "InstallFailed",
-        `${key}: ${f.reason}: ${f.message} (retry in ${Math.round(wait / 1000)}s)`,
-      );
+    const [reason, message] = f.stray
+      ? [f.reason, f.message] // no retry while the other biz stands (see strayStands)
+      : [
+          "InstallFailed",
+          `${key}: ${f.reason}: ${f.message} (retry in ${Math.round(wait / 1000)}s)`,
+        ];
+    for (const p of pods) void podEvent(p, "Warning", reason, message);
+  }
+
+  /**
+   * The pod's jar gave the base another biz than it asks for (its manifest won), and that
+   * biz is still there: installing again would only answer REPEAT_BIZ or install the same
+   * biz, so we wait until it goes (a base restart, an uninstall) or the pod does.
+   */
+  private strayStands(key: string): boolean {
+    const stray = this.failures.get(key)?.stray;
+    return stray !== undefined && this.bizzes.has(stray);
   }
 
   // ---------- uninstall and deletion ----------
@@ -370,10 +466,15 @@ export class ModuleWorker {
   private collectOrphans(wanted: Map<string, BizSpec>): void {
     const now = Date.now();
     const terminating = new Set([...this.pods.values()].flatMap(p => bizzesOf(p).map(specKey)));
+    // A stray (another biz the pod's jar installed) stays while its pod lives and says why:
+    // uninstalling it would only lead to installing it again, a loop the user never sees.
+    // Once the pod is gone its failure is dropped, and the stray is an orphan like any other.
+    const claimed = new Set([...this.failures.values()].flatMap(f => f.stray ?? []));
     for (const [key, view] of this.bizzes) {
       if (
         wanted.has(key) ||
         terminating.has(key) ||
+        claimed.has(key) ||
         !INSTALLED_STATES.has(view.state.toUpperCase())
       ) {
         this.orphanSince.delete(key);
@@ -424,8 +525,10 @@ export class ModuleWorker {
   }
 
   private async writeStatus(pod: V1Pod): Promise<void> {
-    if (!this.knownBizList && this.failures.size === 0) return;
     const keys = bizzesOf(pod).map(specKey);
+    // without the biz list only failures are known: a pod with other bizzes would say BizInstalling
+    if (!this.knownBizList && !keys.every(k => this.failures.has(k))) return;
+    if (this.waitsForShard(pod)) return;
     const hold = interimHoldMs(keys, this.installingSince, Date.now(), INTERIM_STATUS_DELAY_MS);
     if (hold > 0) return this.kick(hold);
     const status = podStatusFor(pod, {

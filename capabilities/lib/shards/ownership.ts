@@ -38,8 +38,8 @@ export interface OwnerHooks {
   drop(name: string, how: "release" | "lost" | "gone"): Promise<void>;
   /** The Node as last listed, for an owned VNode (its base address may have changed). */
   refresh(name: string, node: V1Node): void;
-  /** Every VNode that exists now. */
-  listed(names: Set<string>): void;
+  /** Every VNode that exists now, as listed by a LIST that started at listedAt. */
+  listed(nodes: Map<string, V1Node>, listedAt: number): void;
 }
 
 const LEASES = "/apis/coordination.k8s.io/v1";
@@ -170,7 +170,7 @@ export class ShardOwnership {
     ]);
     const byName = new Map(nodes.items.map(n => [n.metadata?.name ?? "", n]));
     const leaseByName = new Map(leases.items.map(l => [l.metadata?.name ?? "", l]));
-    this.hooks.listed(new Set(byName.keys()));
+    this.hooks.listed(byName, now);
     await this.forgetGone(byName, now);
     for (const name of this.held.keys()) {
       const node = byName.get(name);

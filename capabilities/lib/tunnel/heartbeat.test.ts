@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
 import { parseHeartbeat } from "./heartbeat";
-import { RateLimiter } from "./server";
 
 const good = {
   baseMetadata: { identity: "10.244.1.7", name: "base", version: "1.0.0", clusterName: "default" },
@@ -58,21 +57,5 @@ describe("parseHeartbeat", () => {
     const p = parseHeartbeat(raw, "dev");
     expect(p.ok).toBe(false);
     expect(p.ok ? "" : p.reason).toMatch(reason);
-  });
-});
-
-describe("RateLimiter", () => {
-  it("refuses a second heartbeat inside the interval, per identity", () => {
-    const r = new RateLimiter(1000);
-    expect(r.allow("a", 0)).toBe(true);
-    expect(r.allow("a", 500)).toBe(false);
-    expect(r.allow("b", 500)).toBe(true);
-    expect(r.allow("a", 1000)).toBe(true);
-  });
-  it("forgets an identity", () => {
-    const r = new RateLimiter(1000);
-    r.allow("a", 0);
-    r.forget("a");
-    expect(r.allow("a", 1)).toBe(true);
   });
 });

@@ -1,35 +1,25 @@
 // The HTTP tunnel: POST /heartbeat, wire-compatible with Arklet's HttpTunnel (contract §2.1).
 // Strict at the edge: anything malformed gets a 4xx with the reason and changes nothing.
-import { timingSafeEqual } from "node:crypto";
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import type { BlockList } from "node:net";
 import { BaseStatus, MAX_HEARTBEAT_BYTES, parseHeartbeat } from "./heartbeat";
-import { registry } from "../metrics";
+import { addressProblem, credentialOk, plainIp } from "./address";
+import type { HeartbeatGate } from "./gate";
+import { heartbeatsRefused } from "../metrics";
 
 export interface TunnelOptions {
   port: number;
   env: string;
-  /** Shared bearer token; empty disables authentication. */
-  token: string;
-  minIntervalMs: number;
-  onHeartbeat: (status: BaseStatus, activated: boolean) => Promise<void>;
+  /** Which address the controller calls: the TCP source of the heartbeat, or its localIP. */
+  baseAddress: "source" | "heartbeat";
+  /** Networks the controller may call; undefined = any but the always-refused ones. */
+  allowed: BlockList | undefined;
+  /** Cluster secret of per-identity credentials; empty = none required. */
+  secret: string;
+  gate: HeartbeatGate;
+  /** Takes an accepted heartbeat; must not wait on the API server (it only queues work). */
+  onHeartbeat: (status: BaseStatus, activated: boolean) => void;
   onError: (err: unknown) => void;
-}
-
-/** Per-identity minimum spacing of accepted heartbeats. */
-export class RateLimiter {
-  private last = new Map<string, number>();
-  constructor(private minIntervalMs: number) {}
-
-  allow(identity: string, now: number): boolean {
-    const prev = this.last.get(identity);
-    if (prev !== undefined && now - prev < this.minIntervalMs) return false;
-    this.last.set(identity, now);
-    return true;
-  }
-
-  forget(identity: string): void {
-    this.last.delete(identity);
-  }
 }
 
 class HttpError extends Error {
@@ -39,13 +29,6 @@ class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-function tokenOk(header: string | undefined, token: string): boolean {
-  if (!token) return true;
-  const want = Buffer.from(`Bearer ${token}`);
-  const got = Buffer.from(header ?? "");
-  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 function readLimited(req: IncomingMessage): Promise<string> {
@@ -66,21 +49,11 @@ function readLimited(req: IncomingMessage): Promise<string> {
   });
 }
 
-async function metricsAnswer(res: ServerResponse): Promise<void> {
-  res.writeHead(200, { "content-type": registry.contentType }).end(await registry.metrics());
-}
-
-function checkRequest(req: IncomingMessage, opts: TunnelOptions): void {
+function checkRequest(req: IncomingMessage): void {
   const path = (req.url ?? "").split("?")[0];
   if (path !== "/heartbeat")
     throw new HttpError(404, `no such endpoint ${path}; bases POST to /heartbeat`);
   if (req.method !== "POST") throw new HttpError(405, "only POST is allowed on /heartbeat");
-  if (!tokenOk(req.headers.authorization, opts.token)) {
-    throw new HttpError(
-      401,
-      "missing or wrong bearer token (the controller has KOUPLELESS_HEARTBEAT_TOKEN set)",
-    );
-  }
   const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
   if (type !== "application/json")
     throw new HttpError(415, `content-type must be application/json, got ${JSON.stringify(type)}`);
@@ -89,24 +62,30 @@ function checkRequest(req: IncomingMessage, opts: TunnelOptions): void {
     throw new HttpError(400, `body is larger than ${MAX_HEARTBEAT_BYTES} bytes`);
 }
 
-async function handle(
-  req: IncomingMessage,
-  opts: TunnelOptions,
-  limiter: RateLimiter,
-): Promise<[number, string]> {
-  checkRequest(req, opts);
+/** The address the controller would call for this heartbeat, checked against the policy. */
+function callAddress(req: IncomingMessage, status: BaseStatus, opts: TunnelOptions): string {
+  const ip = opts.baseAddress === "source" ? plainIp(req.socket.remoteAddress) : status.localIP;
+  const problem = addressProblem(ip, opts.allowed);
+  if (problem) throw new HttpError(403, `the controller will not call this base: ${problem}`);
+  return ip;
+}
+
+async function handle(req: IncomingMessage, opts: TunnelOptions): Promise<[number, string]> {
+  checkRequest(req);
   const parsed = parseHeartbeat(await readLimited(req), opts.env);
   if (!parsed.ok) throw new HttpError(400, parsed.reason);
   const identity = parsed.status.baseMetadata.identity;
-  // a goodbye is never rate-limited: dropping it would leave a dead base's Node for the whole TTL
-  if (parsed.activated && !limiter.allow(identity, Date.now())) {
+  if (!credentialOk(opts.secret, identity, req.headers.authorization)) {
     throw new HttpError(
-      429,
-      `heartbeats from ${identity} arrive faster than one per ${opts.minIntervalMs} ms`,
+      401,
+      `missing or wrong credential for ${identity}: send Authorization: Bearer <hex HMAC-SHA256 of the identity under KOUPLELESS_HEARTBEAT_SECRET>`,
     );
   }
-  await opts.onHeartbeat(parsed.status, parsed.activated);
-  if (!parsed.activated) limiter.forget(identity);
+  const ip = callAddress(req, parsed.status, opts);
+  const verdict = opts.gate.check({ identity, ip, activated: parsed.activated, now: Date.now() });
+  if (!verdict.ok) throw new HttpError(verdict.status, verdict.reason);
+  // from here on the controller knows the base by the address it will call
+  opts.onHeartbeat({ ...parsed.status, localIP: ip }, parsed.activated);
   return [200, "SUCCESS"];
 }
 
@@ -121,13 +100,14 @@ function reply(res: ServerResponse, status: number, body: string): void {
 
 /** Starts the heartbeat server; resolves once it listens. */
 export async function startTunnel(opts: TunnelOptions): Promise<Server> {
-  const limiter = new RateLimiter(opts.minIntervalMs);
   const server = createServer((req, res) => {
-    if (req.method === "GET" && req.url === "/metrics") return void metricsAnswer(res);
-    handle(req, opts, limiter)
+    handle(req, opts)
       .then(([status, body]) => reply(res, status, body))
       .catch((err: unknown) => {
-        if (err instanceof HttpError) return reply(res, err.status, err.message);
+        if (err instanceof HttpError) {
+          heartbeatsRefused.inc({ status: String(err.status) });
+          return reply(res, err.status, err.message);
+        }
         opts.onError(err);
         reply(
           res,

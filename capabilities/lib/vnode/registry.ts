@@ -5,7 +5,7 @@
 import { errText, httpStatus } from "../errors";
 import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
-import { MODULE_NAMESPACE, vnodeName } from "../contract";
+import { ANNOTATION_BASE_ADDRESS, MODULE_NAMESPACE, VNODE_PREFIX, vnodeName } from "../contract";
 import {
   apiRequest,
   applyObject,
@@ -23,6 +23,9 @@ import { ShardStore } from "../queue/shard";
 import { spreadInterval } from "../queue/primitives";
 import { podKey } from "../modules/biz";
 import type { V1Pod } from "@kubernetes/client-node";
+import { bindingOf, HeartbeatGate, takeoverAllowed } from "../tunnel/gate";
+import { intakeBacklog } from "../metrics";
+import { Intake } from "./intake";
 import {
   baseFromVNode,
   buildVNode,
@@ -35,6 +38,19 @@ import {
 } from "./node";
 
 export type { Logger };
+
+async function getNode(name: string): Promise<V1Node | undefined> {
+  try {
+    return await apiRequest<V1Node>("GET", paths.node(name));
+  } catch (err) {
+    if (httpStatus(err) !== 404) throw err;
+    return undefined;
+  }
+}
+
+/** What this replica last made sure of for a base: its labels and address. */
+const seenKey = (base: BaseStatus, env: string) =>
+  JSON.stringify([vnodeLabels(base, env), base.localIP]);
 
 interface Tracked {
   name: string;
@@ -52,6 +68,8 @@ interface Tracked {
 }
 
 const LIVENESS_CHECK_MS = 3000;
+/** Node and Lease writes for heartbeats in flight at once (the API client has 32 connections). */
+const INTAKE_PARALLEL = 8;
 /** A base that keeps heartbeating here is re-checked against its Node this often. */
 const RECHECK_MS = 5 * 60_000;
 
@@ -67,13 +85,21 @@ export class VNodeRegistry implements OwnerHooks {
   private podsByNode = new Map<string, Map<string, V1Pod>>();
   private readonly arklet: ArkletClient;
   readonly ownership: ShardOwnership;
+  private intake: Intake<{ base: BaseStatus; activated: boolean }>;
 
   constructor(
     private cfg: Config,
     private log: Logger,
+    private gate?: HeartbeatGate,
   ) {
     this.arklet = new ArkletClient(`koupleless-pepr/${cfg.replicaId}`);
     this.ownership = new ShardOwnership(cfg, log, this);
+    this.intake = new Intake(
+      (_name, { base, activated }) => this.record(base, activated),
+      INTAKE_PARALLEL,
+      (name, err) =>
+        log.warn({ vnode: name, err: errText(err) }, "heartbeat not recorded yet; retrying"),
+    );
   }
 
   /** Joins the replica set; our own Leases from before a restart come back at once (no flap). */
@@ -94,6 +120,7 @@ export class VNodeRegistry implements OwnerHooks {
 
   /** Graceful: hands every VNode to a peer first. Otherwise stops at once (Leases expire). */
   async stop(graceful: boolean): Promise<void> {
+    this.intake.stop();
     if (graceful) await this.ownership.stop();
     else this.ownership.halt();
     for (const t of this.nodes.values()) this.untrack(t).modules?.stop();
@@ -101,27 +128,55 @@ export class VNodeRegistry implements OwnerHooks {
     await this.arklet.close();
   }
 
-  /** Called by the tunnel for every valid heartbeat. */
-  async onHeartbeat(base: BaseStatus, activated: boolean): Promise<void> {
+  /**
+   * Called by the tunnel for every accepted heartbeat; never waits on the API server. A known
+   * base whose labels and address are unchanged costs nothing; anything else is queued.
+   */
+  onHeartbeat(base: BaseStatus, activated: boolean): void {
+    const name = vnodeName(base.baseMetadata.identity, this.cfg.env);
+    if (activated) {
+      // a new address takes effect only once the Node agrees (record, below)
+      const t = this.nodes.get(name);
+      if (t && t.base.localIP === base.localIP) this.heard(t, base);
+      const last = this.seen.get(name);
+      if (last && last.key === seenKey(base, this.cfg.env) && Date.now() - last.at <= RECHECK_MS)
+        return;
+    }
+    this.intake.push(name, { base, activated });
+    intakeBacklog.set(this.intake.size);
+  }
+
+  /** The API side of a heartbeat (from the intake queue): Node and Lease, or their deletion. */
+  private async record(base: BaseStatus, activated: boolean): Promise<void> {
     const name = vnodeName(base.baseMetadata.identity, this.cfg.env);
     if (!activated) {
-      this.log.info({ vnode: name }, "base sent a DEACTIVATED heartbeat: deleting its VNode");
-      await this.remove(name);
+      await this.goodbye(name, base.localIP);
+    } else {
+      // Node and Lease first: the owner's worker writes to both
+      if (!(await this.ensureNode(base))) return;
+      const t = this.nodes.get(name);
+      if (t) this.heard(t, base);
+      await this.ensureLease(name, base);
+      this.seen.set(name, { key: seenKey(base, this.cfg.env), at: Date.now() });
+    }
+    intakeBacklog.set(this.intake.size - 1);
+  }
+
+  private heard(t: Tracked, base: BaseStatus): void {
+    t.base = base;
+    t.lastSeen = Date.now();
+  }
+
+  /** Deletes the VNode, but only if it is still bound to the address the goodbye came from. */
+  private async goodbye(name: string, ip: string): Promise<void> {
+    const node = await getNode(name);
+    const bound = node?.metadata?.annotations?.[ANNOTATION_BASE_ADDRESS];
+    if (node && bound !== ip) {
+      this.log.warn({ vnode: name, from: ip, bound }, "goodbye from another address: ignored");
       return;
     }
-    const key = JSON.stringify([vnodeLabels(base, this.cfg.env), base.localIP]);
-    const last = this.seen.get(name);
-    if (!last || last.key !== key || Date.now() - last.at > RECHECK_MS) {
-      // Node and Lease first: the owner's worker writes to both
-      await this.ensureNode(base);
-      await this.ensureLease(name, base);
-      this.seen.set(name, { key, at: Date.now() });
-    }
-    const t = this.nodes.get(name);
-    if (t) {
-      t.base = base;
-      t.lastSeen = Date.now();
-    }
+    this.log.info({ vnode: name }, "base sent a DEACTIVATED heartbeat: deleting its VNode");
+    await this.remove(name);
   }
 
   // ---------- ownership hooks ----------
@@ -161,9 +216,14 @@ export class VNodeRegistry implements OwnerHooks {
     if (t.base.localIP !== base.localIP || t.base.port !== base.port) t.base = base;
   }
 
-  /** Names of the bases this replica heard from that no longer have a Node. */
-  listed(names: Set<string>): void {
-    for (const name of this.seen.keys()) if (!names.has(name)) this.seen.delete(name);
+  /** Every VNode, as listed by a LIST that started at listedAt. */
+  listed(nodes: Map<string, V1Node>, listedAt: number): void {
+    for (const name of this.seen.keys()) if (!nodes.has(name)) this.seen.delete(name);
+    const bound = [...nodes.values()].flatMap(node => {
+      const identity = baseFromVNode(node)?.baseMetadata.identity;
+      return identity === undefined ? [] : [{ identity, node }];
+    });
+    this.gate?.sync(bound, listedAt);
   }
 
   // ---------- tracking and timers ----------
@@ -235,22 +295,35 @@ export class VNodeRegistry implements OwnerHooks {
   // ---------- Kubernetes writes ----------
 
   /** Creates the Node, or patches only our labels and annotation: never re-sends taints the node-lifecycle controller may have added. */
-  private async ensureNode(base: BaseStatus): Promise<void> {
+  private async ensureNode(base: BaseStatus): Promise<boolean> {
     const want = buildVNode(base, this.cfg.env);
     const name = want.metadata?.name ?? "";
-    let node: V1Node | undefined;
-    try {
-      node = await apiRequest<V1Node>("GET", paths.node(name));
-    } catch (err) {
-      if (httpStatus(err) !== 404) throw err;
-    }
+    const node = await getNode(name);
     if (!node) {
       await applyObject(paths.node(name), want);
       this.log.info({ vnode: name }, "created VNode");
-      return;
+      return true;
     }
+    if (!this.mayRebind(node, base)) return false;
     const patch = metadataPatch(node, want);
     if (patch.length > 0) await apiRequest("PATCH", paths.node(name), patch, JSON_PATCH);
+    return true;
+  }
+
+  /**
+   * The gate judged this heartbeat on a view up to one LIST old; the Node itself decides. A Node
+   * bound to another address that still answers keeps it, and the gate learns the binding.
+   */
+  private mayRebind(node: V1Node, base: BaseStatus): boolean {
+    const bound = bindingOf(node);
+    if (!bound || bound.ip === base.localIP) return true;
+    if (takeoverAllowed(bound, Date.now(), this.cfg.unreachableSeconds * 1000)) return true;
+    this.gate?.learn(base.baseMetadata.identity, bound);
+    this.log.warn(
+      { vnode: node.metadata?.name, from: base.localIP, bound: bound.ip },
+      "heartbeat from another address for a base that still answers: ignored",
+    );
+    return false;
   }
 
   /** A missing Lease is created through ownership: held by us if we are under our share. */
@@ -296,6 +369,7 @@ export class VNodeRegistry implements OwnerHooks {
     const t = this.nodes.get(name);
     this.nodes.delete(name);
     this.seen.delete(name);
+    this.gate?.forget(name.slice(VNODE_PREFIX.length, name.length - this.cfg.env.length - 1));
     if (t) await this.untrack(t).modules?.forget();
     await deleteIfPresent(paths.node(name));
     await deleteIfPresent(paths.lease(LEASE_NAMESPACE, name));
