@@ -53,6 +53,8 @@ export interface WorkerDeps {
 
 export class ModuleWorker {
   private pods = new Map<string, V1Pod>();
+  /** Pods this worker deleted for good, so that a late event cannot revive them. */
+  private finished = new FinishedPods();
   private bizzes = new Map<string, BizView>();
   private failures = new Map<string, InstallFailure>();
   private written = new Map<string, string>();
@@ -177,6 +179,7 @@ export class ModuleWorker {
 
   /** A module pod bound to this VNode changed (or is gone, when deleted is true). */
   onPod(pod: V1Pod, deleted: boolean): void {
+    if (this.finished.lateEvent(pod, deleted)) return;
     const why = admissionProblem(pod, EXCLUDED_NAMESPACES);
     if (why !== undefined) return this.refuseUnadmitted(pod, deleted, why);
     const key = podKey(pod);
@@ -437,7 +440,9 @@ export class ModuleWorker {
       if (!(err instanceof ArkletUnreachable) || !graceOver) throw err;
     }
     await finalDelete(pod);
-    // gone: forget it now rather than on the watch's DELETED event, which may come late or never
+    // gone: forget it now rather than on the watch's DELETED event, which may come late or never;
+    // a MODIFIED event still on its way must not bring it back for a second uninstall
+    this.finished.add(pod, Date.now());
     this.pods.delete(podKey(pod));
     this.written.delete(podKey(pod));
     this.boundAt.delete(podKey(pod));
@@ -558,4 +563,26 @@ function isReadyStatus(s: V1PodStatus | undefined): boolean {
 function deletionDeadline(pod: V1Pod): number {
   const ts = pod.metadata?.deletionTimestamp;
   return ts ? new Date(ts).getTime() : 0;
+}
+
+/** How long a pod we deleted is remembered: far longer than any watch delivers late. */
+const FINISHED_MEMORY_MS = 10 * 60_000;
+
+/** The UIDs of pods whose deletion this worker finished, for a bounded time. */
+export class FinishedPods {
+  private at = new Map<string, number>();
+
+  add(pod: V1Pod, now: number): void {
+    for (const [uid, t] of this.at) if (now - t > FINISHED_MEMORY_MS) this.at.delete(uid);
+    const uid = pod.metadata?.uid;
+    if (uid) this.at.set(uid, now);
+  }
+
+  /** True for an event of a pod we already deleted (the DELETED event is its last word). */
+  lateEvent(pod: V1Pod, deleted: boolean): boolean {
+    const uid = pod.metadata?.uid;
+    if (!uid || !this.at.has(uid)) return false;
+    if (deleted) this.at.delete(uid);
+    return true;
+  }
 }
