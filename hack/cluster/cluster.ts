@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { ensurePauseImage } from "../image/image";
 import {
@@ -24,7 +24,7 @@ import {
   unmountUnder,
   writeNodeConfig,
 } from "./node";
-import { makePki, Pki } from "./pki";
+import { makePki, Pki, pkiPaths } from "./pki";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
 export const CLUSTER_DIR = process.env.KUBE_LOCAL_DIR ?? join(REPO_ROOT, ".cluster");
@@ -39,7 +39,8 @@ export type ComponentName =
   | "kube-scheduler"
   | "containerd"
   | "kubelet"
-  | "kube-proxy";
+  | "kube-proxy"
+  | "apiserver-proxy";
 
 export interface Component {
   name: ComponentName;
@@ -365,6 +366,123 @@ async function holdsLease(ctx: Ctx, name: string): Promise<boolean> {
 
 const SERVICE_CIDR = "10.0.0.0/24";
 
+/** The node IP when the machine has one (for the serving certificate's SANs). */
+function hostIps(): string[] {
+  try {
+    return [nodeIp()];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The apiserver for pods: a TCP forwarder from <node IP>:<apiserver port> to the apiserver on
+ * 127.0.0.1, run by this machine's Node.js. The apiserver itself stays on loopback, so a
+ * cluster without a node is exactly as before, and a node can be attached to a running cluster
+ * without restarting the apiserver (its clients would lose their leader Leases). TLS is end to
+ * end: pods use the ClusterIP 10.0.0.1 (in the certificate), clients on the host may use the
+ * node IP (in the certificate too).
+ */
+const FORWARDER = `
+const net = require("node:net");
+const [host, port, target] = process.argv.slice(1);
+net
+  .createServer(c => {
+    const u = net.connect(Number(target), "127.0.0.1");
+    c.pipe(u).pipe(c);
+    c.on("error", () => u.destroy());
+    u.on("error", () => c.destroy());
+    c.on("close", () => u.destroy());
+    u.on("close", () => c.destroy());
+  })
+  .listen(Number(port), host);
+`;
+
+/** True when something accepts TCP connections on host:port. */
+function tcpAnswers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise(res => {
+    const s = connect({ host, port });
+    const t = setTimeout(() => (s.destroy(), res(false)), timeoutMs);
+    s.once("connect", () => (clearTimeout(t), s.destroy(), res(true)));
+    s.once("error", () => (clearTimeout(t), res(false)));
+  });
+}
+
+const apiserverPort = (state: ClusterState) => Number(new URL(state.apiserver).port);
+
+/** The `kubernetes` Service's endpoint objects: the apiserver as pods reach it (node IP). */
+function kubernetesEndpoints(ip: string, port: number): { path: string; body: object }[] {
+  const ports = [{ name: "https", port, protocol: "TCP" }];
+  // the apiserver runs with --endpoint-reconciler-type=none, so nothing else writes these
+  const labels = { "endpointslice.kubernetes.io/skip-mirror": "true" };
+  return [
+    {
+      path: "/api/v1/namespaces/default/endpoints/kubernetes",
+      body: {
+        apiVersion: "v1",
+        kind: "Endpoints",
+        metadata: { name: "kubernetes", namespace: "default", labels },
+        subsets: [{ addresses: [{ ip }], ports }],
+      },
+    },
+    {
+      path: "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
+      body: {
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: {
+          name: "kubernetes",
+          namespace: "default",
+          labels: {
+            "kubernetes.io/service-name": "kubernetes",
+            "endpointslice.kubernetes.io/managed-by": "kube-local",
+          },
+        },
+        addressType: "IPv4",
+        endpoints: [{ addresses: [ip], conditions: { ready: true } }],
+        ports,
+      },
+    },
+  ];
+}
+
+/** Starts the forwarder and points the `kubernetes` Service at it. */
+async function exposeApiserverToPods(ctx: Ctx, node: NodeInfo, log: (l: string) => void) {
+  const port = apiserverPort(ctx.state);
+  startComponent(ctx, "apiserver-proxy", port, {
+    exe: process.execPath,
+    args: ["-e", FORWARDER, node.ip, String(port), String(port)],
+  });
+  await waitUntil(
+    ctx,
+    `the apiserver on ${node.ip}:${port}`,
+    () => tcpAnswers(node.ip, port),
+    30_000,
+  );
+  for (const { path, body } of kubernetesEndpoints(node.ip, port)) {
+    const res = await apiRequest(
+      "PATCH",
+      `${ctx.state.apiserver}${path}?fieldManager=kube-local&force=true`,
+      adminTls(),
+      JSON.stringify(body),
+    );
+    if (res.status >= 300) throw new Error(`applying ${path}: HTTP ${res.status} ${res.body}`);
+  }
+  log(`Pods reach the apiserver at ${node.ip}:${port} (Service kubernetes, 10.0.0.1:443)`);
+}
+
+/** Removes the `kubernetes` Service's endpoints again (the forwarder stops with the node). */
+async function unexposeApiserver(state: ClusterState): Promise<string[]> {
+  const removed: string[] = [];
+  for (const { path } of kubernetesEndpoints("0.0.0.0", 0)) {
+    const res = await apiRequest("DELETE", `${state.apiserver}${path}`, adminTls()).catch(
+      () => undefined,
+    );
+    if (res?.status === 200) removed.push(path.split("/").slice(-2).join(" "));
+  }
+  return removed.length ? [`Service kubernetes' ${removed.join(" and ")}`] : [];
+}
+
 async function apiGet(ctx: Ctx, path: string): Promise<{ status: number; body: string }> {
   const tls = { ca: ctx.pki.caCert, cert: ctx.pki.adminCert, key: ctx.pki.adminKey };
   return httpsGet(`${ctx.state.apiserver}${path}`, tls);
@@ -442,23 +560,10 @@ async function startNode(ctx: Ctx, opts: UpOptions): Promise<void> {
     () => httpOk(`http://127.0.0.1:${node.proxyHealthzPort}/healthz`),
     60_000,
   );
+  await exposeApiserverToPods(ctx, node, opts.log);
 }
 
-function pkiFiles(dir: string): Pki {
-  const p = (name: string) => join(dir, name);
-  return {
-    dir,
-    caCert: p("ca.crt"),
-    serverCert: p("server.crt"),
-    serverKey: p("server.key"),
-    adminCert: p("admin.crt"),
-    adminKey: p("admin.key"),
-    saPub: p("sa.pub"),
-    saKey: p("sa.key"),
-  };
-}
-
-const NODE_COMPONENTS: ComponentName[] = ["containerd", "kubelet", "kube-proxy"];
+const NODE_COMPONENTS: ComponentName[] = ["containerd", "kubelet", "kube-proxy", "apiserver-proxy"];
 
 /**
  * Adds the real Node to the running cluster (what `up` with `node: true` does last). When the
@@ -473,7 +578,7 @@ export async function attachNode(
   if (st.state.node) return st.state;
   const ctx: Ctx = {
     binDir: st.state.binDir,
-    pki: pkiFiles(join(CLUSTER_DIR, "pki")),
+    pki: pkiPaths(join(CLUSTER_DIR, "pki")),
     state: st.state,
   };
   try {
@@ -497,6 +602,7 @@ export async function detachNode(): Promise<{ stopped: string[]; removed: string
   const removed: string[] = [];
   if (!state?.node) return { stopped, removed };
   const node = state.node;
+  removed.push(...(await unexposeApiserver(state)));
   await stopNodeProcesses(state, stopped, removed);
   const del = await httpsDelete(`${state.apiserver}/api/v1/nodes/${node.name}`, adminTls()).catch(
     () => 0,
@@ -522,7 +628,8 @@ async function stopNodeProcesses(
     if (!NODE_COMPONENTS.includes(c.name)) continue;
     const alive = isOurProcess(c.pid, state.binDir, c.exe);
     if (c.name === "containerd" && alive) removed.push(...removeContainers(state.node.socket));
-    if (alive) stopped.push(`${c.name} (pid ${c.pid})`);
+    // the forwarder is plumbing, not a component of Kubernetes: listed with what was removed
+    if (alive) (c.name === "apiserver-proxy" ? removed : stopped).push(`${c.name} (pid ${c.pid})`);
     await stopPid(c.pid, state.binDir, c.exe);
   }
   removed.push(...killShims(state.node.socket));
@@ -531,18 +638,33 @@ async function stopNodeProcesses(
 }
 
 function httpsDelete(url: string, tls: TlsFiles): Promise<number> {
+  return apiRequest("DELETE", url, tls).then(r => r.status);
+}
+
+/** One request to the apiserver; a body is sent as a server-side apply patch. */
+function apiRequest(
+  method: string,
+  url: string,
+  tls: TlsFiles,
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
     const req = request(url, {
-      method: "DELETE",
+      method,
       ca: readFileSync(tls.ca),
       cert: tls.cert ? readFileSync(tls.cert) : undefined,
       key: tls.key ? readFileSync(tls.key) : undefined,
       timeout: 5000,
+      headers: body ? { "content-type": "application/apply-patch+yaml" } : {},
     });
-    req.on("response", r => (r.resume(), res(r.statusCode ?? 0)));
+    req.on("response", r => {
+      let text = "";
+      r.on("data", c => (text += c));
+      r.on("end", () => res({ status: r.statusCode ?? 0, body: text }));
+    });
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", rej);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -572,7 +694,8 @@ export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult
   const binDir = ensureBinaries();
   rmSync(CLUSTER_DIR, { recursive: true, force: true });
   mkdirSync(join(CLUSTER_DIR, "logs"), { recursive: true });
-  const pki = makePki(join(CLUSTER_DIR, "pki"));
+  // the node IP is in the serving certificate even without a node: one may be attached later
+  const pki = makePki(join(CLUSTER_DIR, "pki"), hostIps());
   const { log: _log, ...options } = opts;
   const state: ClusterState = {
     binDir,
@@ -654,6 +777,7 @@ async function probe(state: ClusterState, c: Component): Promise<boolean> {
   const ca = join(CLUSTER_DIR, "pki", "ca.crt");
   if (c.name === "etcd") return (await fetch(`http://127.0.0.1:${c.port}/health`)).ok;
   if (c.name === "containerd") return state.node ? socketAnswers(state.node.socket) : false;
+  if (c.name === "apiserver-proxy") return state.node ? tcpAnswers(state.node.ip, c.port) : false;
   if (c.name === "kubelet" || c.name === "kube-proxy") {
     return httpOk(`http://127.0.0.1:${c.port}/healthz`);
   }
@@ -672,7 +796,7 @@ export async function status(): Promise<ClusterStatus | undefined> {
       return { ...c, running, healthy };
     }),
   );
-  const expected = state.node ? 7 : 4;
+  const expected = state.node ? 8 : 4;
   const healthy =
     components.length === expected &&
     components.every(c => c.healthy) &&

@@ -60,8 +60,11 @@ const SERVER_NAMES = [
   "kubernetes.default.svc.cluster.local",
 ];
 
-/** Writes a fresh PKI into dir and returns the file paths. */
-export function makePki(dir: string): Pki {
+/**
+ * Writes a fresh PKI into dir and returns the file paths. extraIps go into the serving
+ * certificate's SANs (the node IP, on which pods reach the apiserver when a real Node runs).
+ */
+export function makePki(dir: string, extraIps: string[] = []): Pki {
   mkdirSync(dir, { recursive: true });
   const caKey = newKey();
   const ca = sign({
@@ -91,6 +94,7 @@ export function makePki(dir: string): Pki {
           ...SERVER_NAMES.map(value => ({ type: DNS, value })),
           { type: IP, ip: "127.0.0.1" },
           { type: IP, ip: "10.0.0.1" },
+          ...extraIps.map(ip => ({ type: IP, ip })),
         ],
       },
     ],
@@ -124,6 +128,11 @@ export function makePki(dir: string): Pki {
   for (const [name, content] of Object.entries(files)) {
     writeFileSync(join(dir, name), content, { mode: 0o600 });
   }
+  return pkiPaths(dir);
+}
+
+/** Where makePki put (or will put) each file of the PKI in dir. */
+export function pkiPaths(dir: string): Pki {
   const p = (name: string) => join(dir, name);
   return {
     dir,

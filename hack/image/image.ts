@@ -192,6 +192,8 @@ export function ensureControllerImage(log: (l: string) => void = () => {}): stri
       { cwd: app },
     );
     rmSync(join(app, "package-lock.json"));
+    // Pepr's controller writes the unpacked module into /app as user 65532
+    chmodSync(app, 0o777);
     writeDockerArchive(
       rootfs,
       tag,

@@ -34,3 +34,15 @@ export function kubectl(args: string[], stdin?: string): Promise<KubectlResult> 
     if (stdin !== undefined) child.stdin?.end(stdin);
   });
 }
+
+/** The pod, or undefined when it does not exist (or cannot be read). */
+export async function getPod(ns: string, name: string): Promise<kind.Pod | undefined> {
+  try {
+    return await K8s(kind.Pod).InNamespace(ns).Get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+export const isReady = (p: kind.Pod | undefined): boolean =>
+  p?.status?.conditions?.some(c => c.type === "Ready" && c.status === "True") ?? false;

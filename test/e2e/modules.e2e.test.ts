@@ -5,7 +5,7 @@ import { K8s, kind } from "kubernetes-fluent-client";
 import { TAINT_NOT_READY } from "../../capabilities/lib/contract";
 import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
 import { PeprStore } from "../../capabilities/lib/kinds";
-import { createNamespace, kubectl, sleep, waitFor } from "./kube";
+import { createNamespace, getPod, isReady, kubectl, sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
 import { tearDownSuite } from "./teardown";
 
@@ -62,15 +62,6 @@ function moduleDeployment(
   };
 }
 
-const getPod = async (ns: string, name: string) => {
-  try {
-    return await K8s(kind.Pod).InNamespace(ns).Get(name);
-  } catch {
-    return undefined;
-  }
-};
-const isReady = (p: kind.Pod | undefined) =>
-  p?.status?.conditions?.some(c => c.type === "Ready" && c.status === "True") ?? false;
 const installedOn = (b: FakeBase, biz: string) => b.installed().filter(x => x.bizName === biz);
 
 describe("module lifecycle", () => {

@@ -10,7 +10,7 @@ import { NAME_MISMATCH, VERSION_MISMATCH } from "../../capabilities/lib/modules/
 import { FakeBase, RequestLogEntry, startFleet } from "../../hack/fake-base/fake-base";
 import { apiserverMetrics } from "../../hack/bench/harness";
 import { parseProm, Sample } from "../../hack/bench/stats";
-import { createNamespace, sleep, waitFor } from "./kube";
+import { createNamespace, getPod, isReady, sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
 import { devVNode, tearDownSuite } from "./teardown";
 
@@ -52,15 +52,6 @@ function modulePod(ns: string, { name, image, version, host }: Module) {
   };
 }
 
-const getPod = async (ns: string, name: string) => {
-  try {
-    return await K8s(kind.Pod).InNamespace(ns).Get(name);
-  } catch {
-    return undefined;
-  }
-};
-const isReady = (p: kind.Pod | undefined) =>
-  p?.status?.conditions?.some(c => c.type === "Ready" && c.status === "True") ?? false;
 const waiting = (p: kind.Pod | undefined) => p?.status?.containerStatuses?.[0]?.state?.waiting;
 
 /** Requests the apiserver served, by "VERB resource[/subresource]", from its /metrics. */
