@@ -52,6 +52,11 @@ export function vnodeName(identity: string, env: string): string {
   return `${VNODE_PREFIX}${identity}.${env}`;
 }
 
+/** The identity in a VNode name of this env (the inverse of vnodeName). */
+export function identityOfVNode(name: string, env: string): string {
+  return name.slice(VNODE_PREFIX.length, name.length - env.length - 1);
+}
+
 /** Node lease timing (contract §2.4). */
 export const NODE_LEASE_DURATION_SECONDS = 40;
 export const NODE_LEASE_RENEW_SECONDS = 10;

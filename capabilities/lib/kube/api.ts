@@ -123,6 +123,16 @@ export function applyObject<T = unknown>(path: string, object: unknown): Promise
   return apiRequest<T>("PATCH", `${path}?${APPLY_QUERY}`, object, APPLY_PATCH);
 }
 
+/** GET that answers undefined for an object that does not exist (404). */
+export async function getIfPresent<T>(path: string): Promise<T | undefined> {
+  try {
+    return await apiRequest<T>("GET", path);
+  } catch (err) {
+    if ((err as { status?: number }).status !== 404) throw err;
+    return undefined;
+  }
+}
+
 /** DELETE that treats "already gone" as done, as kubernetes-fluent-client's Delete does. */
 export async function deleteIfPresent(path: string, body?: unknown): Promise<void> {
   try {

@@ -18,13 +18,18 @@ export class Intake<T> {
   constructor(
     private work: (key: string, item: T) => Promise<void>,
     private limit: number,
-    private onError: (key: string, err: unknown) => void,
+    private hooks: {
+      onError: (key: string, err: unknown) => void;
+      /** Told the number of items waiting or running whenever it changes. */
+      onSize?: (n: number) => void;
+    },
   ) {}
 
   /** Queues the item, replacing an older one for the same key that has not started. */
   push(key: string, item: T): void {
     this.pending.set(key, item);
     this.pump();
+    this.hooks.onSize?.(this.size);
   }
 
   /** Items waiting or running. */
@@ -56,7 +61,7 @@ export class Intake<T> {
       .then(
         () => this.backoff.reset(key),
         err => {
-          this.onError(key, err);
+          this.hooks.onError(key, err);
           this.backoff.fail(key, Date.now(), false);
           if (!this.pending.has(key)) this.pending.set(key, item);
         },
@@ -64,6 +69,7 @@ export class Intake<T> {
       .finally(() => {
         this.running.delete(key);
         this.pump();
+        this.hooks.onSize?.(this.size);
       })
       .catch(() => undefined);
   }

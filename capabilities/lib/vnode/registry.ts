@@ -2,14 +2,15 @@
 // VNodes this replica owns (ShardOwnership holds and renews their Leases), a worker polls
 // /health and keeps the Node status true, marks it NotReady when the base goes silent, and
 // deletes it past the TTL.
-import { errText, httpStatus } from "../errors";
+import { errText } from "../errors";
 import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
-import { ANNOTATION_BASE_ADDRESS, MODULE_NAMESPACE, VNODE_PREFIX, vnodeName } from "../contract";
+import { ANNOTATION_BASE_ADDRESS, identityOfVNode, MODULE_NAMESPACE, vnodeName } from "../contract";
 import {
   apiRequest,
   applyObject,
   deleteIfPresent,
+  getIfPresent,
   JSON_PATCH,
   MERGE_PATCH,
   paths,
@@ -39,14 +40,7 @@ import {
 
 export type { Logger };
 
-async function getNode(name: string): Promise<V1Node | undefined> {
-  try {
-    return await apiRequest<V1Node>("GET", paths.node(name));
-  } catch (err) {
-    if (httpStatus(err) !== 404) throw err;
-    return undefined;
-  }
-}
+const getNode = (name: string) => getIfPresent<V1Node>(paths.node(name));
 
 /** What this replica last made sure of for a base: its labels and address. */
 const seenKey = (base: BaseStatus, env: string) =>
@@ -97,8 +91,11 @@ export class VNodeRegistry implements OwnerHooks {
     this.intake = new Intake(
       (_name, { base, activated }) => this.record(base, activated),
       INTAKE_PARALLEL,
-      (name, err) =>
-        log.warn({ vnode: name, err: errText(err) }, "heartbeat not recorded yet; retrying"),
+      {
+        onError: (name, err) =>
+          log.warn({ vnode: name, err: errText(err) }, "heartbeat not recorded yet; retrying"),
+        onSize: n => intakeBacklog.set(n),
+      },
     );
   }
 
@@ -143,7 +140,6 @@ export class VNodeRegistry implements OwnerHooks {
         return;
     }
     this.intake.push(name, { base, activated });
-    intakeBacklog.set(this.intake.size);
   }
 
   /** The API side of a heartbeat (from the intake queue): Node and Lease, or their deletion. */
@@ -159,7 +155,6 @@ export class VNodeRegistry implements OwnerHooks {
       await this.ensureLease(name, base);
       this.seen.set(name, { key: seenKey(base, this.cfg.env), at: Date.now() });
     }
-    intakeBacklog.set(this.intake.size - 1);
   }
 
   private heard(t: Tracked, base: BaseStatus): void {
@@ -328,12 +323,7 @@ export class VNodeRegistry implements OwnerHooks {
 
   /** A missing Lease is created through ownership: held by us if we are under our share. */
   private async ensureLease(name: string, base: BaseStatus): Promise<void> {
-    try {
-      await apiRequest("GET", paths.lease(LEASE_NAMESPACE, name));
-      return;
-    } catch (err) {
-      if (httpStatus(err) !== 404) throw err;
-    }
+    if (await getIfPresent(paths.lease(LEASE_NAMESPACE, name))) return;
     await this.ownership.createLease(name, buildVNode(base, this.cfg.env));
   }
 
@@ -369,7 +359,7 @@ export class VNodeRegistry implements OwnerHooks {
     const t = this.nodes.get(name);
     this.nodes.delete(name);
     this.seen.delete(name);
-    this.gate?.forget(name.slice(VNODE_PREFIX.length, name.length - this.cfg.env.length - 1));
+    this.gate?.forget(identityOfVNode(name, this.cfg.env));
     if (t) await this.untrack(t).modules?.forget();
     await deleteIfPresent(paths.node(name));
     await deleteIfPresent(paths.lease(LEASE_NAMESPACE, name));
