@@ -3,11 +3,8 @@
 import { Log, PeprModule } from "pepr";
 import cfg from "./package.json";
 import { config } from "./capabilities/lib/runtime";
-import {
-  isWatcherProcess,
-  startController,
-  stopGracefullyOnSignals,
-} from "./capabilities/lib/controller";
+import { isWatcherProcess, startController, stopGracefully } from "./capabilities/lib/controller";
+import { MODULE_NAMESPACE } from "./capabilities/lib/contract";
 import { ModuleAdmission } from "./capabilities/module-admission";
 import { PlacementPolicy } from "./capabilities/placement-policy";
 import { ModuleLifecycle } from "./capabilities/module-lifecycle";
@@ -22,7 +19,7 @@ try {
   if (process.env.PEPR_MODE !== "build") mod.start(conf.peprPort); // a build only lists bindings
   if (isWatcherProcess(process.env)) {
     startController(conf, Log)
-      .then(running => stopGracefullyOnSignals(running, Log))
+      .then(running => stopGracefully(running, Log, MODULE_NAMESPACE))
       .catch(err => {
         Log.error(err, "koupleless-pepr controller failed to start");
         process.exit(1);

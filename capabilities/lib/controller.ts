@@ -8,9 +8,11 @@ import type { Logger } from "./logger";
 import { VNodeRegistry } from "./vnode/registry";
 import { startTunnel } from "./tunnel/server";
 import { hardenWebhooksInBackground } from "./kube/webhooks";
+import { ensureTunnelServiceInBackground } from "./kube/tunnel-service";
 import { HeartbeatGate } from "./tunnel/gate";
 import { allowedNetworks } from "./tunnel/address";
 import { serveMetrics } from "./metrics";
+import { onOwnPodDeletion } from "./kube/own-pod";
 
 let current: Running | undefined;
 
@@ -33,6 +35,7 @@ export function isWatcherProcess(env: Record<string, string | undefined>): boole
 
 export async function startController(cfg: Config, log: Logger): Promise<Running> {
   hardenWebhooksInBackground(log); // first: until it is done, every pod create depends on us
+  ensureTunnelServiceInBackground(cfg.tunnelPort, log);
   const gate = new HeartbeatGate({
     unreachableMs: cfg.unreachableSeconds * 1000,
     maxVNodes: cfg.maxVNodes,
@@ -76,25 +79,34 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
 }
 
 /**
- * SIGTERM and SIGINT hand the VNodes over before the process ends. Pepr's own SIGTERM handler
- * (close its server, exit 143) would end the process mid-handover, so it runs after ours.
+ * SIGTERM, SIGINT and the deletion of our own Pod (which Pepr's PID 1 never turns into a
+ * signal for us, see kube/own-pod.ts) hand the VNodes over before the process ends. Pepr's own
+ * SIGTERM handler (close its server, exit 143) would end the process mid-handover, so it runs
+ * after ours.
  */
-export function stopGracefullyOnSignals(running: Running, log: Logger): void {
+export function stopGracefully(running: Running, log: Logger, namespace: string): void {
   const pepr = process.listeners("SIGTERM");
   process.removeAllListeners("SIGTERM");
   let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
+  const stop = (why: string, then: () => void) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "stopping: handing VNodes over to the other replicas");
+    log.info({ why }, "stopping: handing VNodes over to the other replicas");
     running
       .stop(true)
       .catch(err => log.error({ err: errText(err) }, "graceful handover failed"))
-      .finally(() => {
-        if (signal === "SIGTERM" && pepr.length > 0) pepr.forEach(fn => fn(signal));
-        else process.exit(signal === "SIGTERM" ? 143 : 130);
-      });
+      .finally(then);
   };
-  process.on("SIGTERM", handler);
-  process.on("SIGINT", handler);
+  const onSignal = (signal: NodeJS.Signals) =>
+    stop(signal, () => {
+      if (signal === "SIGTERM" && pepr.length > 0) pepr.forEach(fn => fn(signal));
+      else process.exit(signal === "SIGTERM" ? 143 : 130);
+    });
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  // exiting ends Pepr's PID 1 too (its only child is gone), so the Pod stops without waiting
+  // out its grace period
+  onOwnPodDeletion(process.env, namespace, log, () =>
+    stop("our Pod is being deleted", () => process.exit(0)),
+  );
 }

@@ -25,6 +25,7 @@ export function chartValues(values: Doc, s: BuildSettings): Doc {
   return {
     ...values,
     rbac: CLUSTER_RULES,
+    tunnel: TUNNEL_VALUES,
     watcher: {
       ...w,
       replicas: s.watcherReplicas,
@@ -33,6 +34,85 @@ export function chartValues(values: Doc, s: BuildSettings): Doc {
       podAnnotations: { ...w.podAnnotations, ...METRICS_ANNOTATIONS(s.metricsPort) },
     },
   };
+}
+
+/**
+ * The heartbeat Service with the chart's `tunnel.service` values: ClusterIP for bases in the
+ * cluster, NodePort or LoadBalancer for bases outside it. Outside, `externalTrafficPolicy:
+ * Local` keeps the base's own address as the source, which the controller calls back.
+ */
+export function tunnelServiceTemplate(s: BuildSettings): string {
+  const svc = tunnelService(s);
+  const lines = stringify(svc).trimEnd().split("\n");
+  const spec = lines.indexOf("spec:");
+  const port = lines.findIndex(l => l.includes("protocol: TCP"));
+  const external = '{{- if ne .Values.tunnel.service.type "ClusterIP" }}';
+  return [
+    "{{- if .Values.watcher.enabled }}",
+    ...lines.slice(0, spec + 1),
+    "  type: {{ .Values.tunnel.service.type }}",
+    external,
+    "  externalTrafficPolicy: {{ .Values.tunnel.service.externalTrafficPolicy }}",
+    "{{- end }}",
+    ...lines.slice(spec + 1, port + 1),
+    '      {{- if and .Values.tunnel.service.nodePort (ne .Values.tunnel.service.type "ClusterIP") }}',
+    "      nodePort: {{ .Values.tunnel.service.nodePort }}",
+    "      {{- end }}",
+    ...lines.slice(port + 1),
+    "{{- end }}",
+    "",
+  ].join("\n");
+}
+
+/** The chart's `tunnel` values: how bases reach the watchers. */
+export const TUNNEL_VALUES = {
+  service: { type: "ClusterIP", nodePort: 0, externalTrafficPolicy: "Local" },
+};
+
+/**
+ * Pepr's values schema forbids any key it does not know: allow the ones the post-step adds
+ * (`watcher.replicas`, `tunnel`), or `helm lint` and `helm install` refuse the chart.
+ */
+export function chartSchema(schema: Doc): Doc {
+  const defs = schema.definitions ?? {};
+  const values = defs.Values?.properties ?? {};
+  const watcher = defs[String(values.watcher?.$ref).split("/").pop() as string];
+  if (!watcher?.properties || !values.watcher) {
+    throw new Error("values.schema.json: unexpected shape (is pepr still 1.1.4?)");
+  }
+  watcher.properties.replicas = { type: "integer", minimum: 1 };
+  values.tunnel = {
+    type: "object",
+    properties: {
+      service: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          type: { enum: ["ClusterIP", "NodePort", "LoadBalancer"] },
+          nodePort: { type: "integer", minimum: 0, maximum: 65535 },
+          externalTrafficPolicy: { enum: ["Local", "Cluster"] },
+        },
+      },
+    },
+  };
+  return schema;
+}
+
+/**
+ * Pepr writes the package description into Chart.yaml unquoted; ours has ": " in it, which
+ * makes the file invalid YAML. Quote it, and version the chart like the package.
+ */
+export function chartMeta(text: string, version: string): string {
+  return text
+    .split("\n")
+    .map(line => {
+      if (line.startsWith("description: "))
+        return `description: ${JSON.stringify(line.slice("description: ".length))}`;
+      if (line.startsWith("version: ")) return `version: ${version}`;
+      if (line.startsWith("appVersion: ")) return `appVersion: ${JSON.stringify(version)}`;
+      return line;
+    })
+    .join("\n");
 }
 
 function replaceExact(text: string, from: string, to: string, file: string): string {
@@ -121,8 +201,7 @@ export function addedFiles(s: BuildSettings): Record<string, string> {
     "templates/store-role-binding.yaml": storeBinding,
     "templates/node-lease-role.yaml": leaseRole,
     "templates/node-lease-role-binding.yaml": leaseBinding,
-    "templates/tunnel-service.yaml":
-      "{{- if .Values.watcher.enabled }}\n" + stringify(tunnelService(s)) + "{{- end }}\n",
+    "templates/tunnel-service.yaml": tunnelServiceTemplate(s),
     "templates/watcher-pdb.yaml":
       "{{- if .Values.watcher.enabled }}\n" + stringify(watcherPdb(s.uuid)) + "{{- end }}\n",
     "crds/peprstores.pepr.dev.yaml": stringify(PEPR_STORE_CRD),

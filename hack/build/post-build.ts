@@ -6,7 +6,14 @@ import { parseArgs } from "node:util";
 import { parseAllDocuments, parse, stringify } from "yaml";
 import pkg from "../../package.json";
 import { BuildSettings, Doc, names, productionize, wildcardRules } from "./productionize";
-import { addedFiles, chartValues, watcherTemplate, webhookTemplate } from "./chart";
+import {
+  addedFiles,
+  chartMeta,
+  chartSchema,
+  chartValues,
+  watcherTemplate,
+  webhookTemplate,
+} from "./chart";
 
 const SECRET_LIMIT = 1024 * 1024;
 
@@ -53,6 +60,11 @@ function shapeChart(dist: string, s: BuildSettings): void {
   const chart = join(dist, `${s.uuid}-chart`);
   const valuesFile = join(chart, "values.yaml");
   writeFileSync(valuesFile, stringify(chartValues(parse(readFileSync(valuesFile, "utf8")), s)));
+  const schemaFile = join(chart, "values.schema.json");
+  const schema = chartSchema(JSON.parse(readFileSync(schemaFile, "utf8")));
+  writeFileSync(schemaFile, JSON.stringify(schema, null, 2) + "\n");
+  const meta = join(chart, "Chart.yaml");
+  writeFileSync(meta, chartMeta(readFileSync(meta, "utf8"), pkg.version));
   const watcher = join(chart, "templates", "watcher-deployment.yaml");
   writeFileSync(watcher, watcherTemplate(readFileSync(watcher, "utf8"), s));
   for (const [name, validating] of [

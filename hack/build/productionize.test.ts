@@ -1,6 +1,13 @@
 import { describe, expect, it } from "@jest/globals";
 import { parse } from "yaml";
-import { chartValues, watcherTemplate, addedFiles, webhookTemplate } from "./chart";
+import {
+  addedFiles,
+  chartMeta,
+  chartSchema,
+  chartValues,
+  watcherTemplate,
+  webhookTemplate,
+} from "./chart";
 import { BuildSettings, Doc, productionize, wildcardRules } from "./productionize";
 import { CLUSTER_RULES } from "./rbac";
 import { hardenWebhookConfig } from "../../capabilities/lib/webhooks";
@@ -129,7 +136,7 @@ describe("productionize", () => {
       "pepr.dev/controller": "watcher",
     });
     expect(svc?.spec.ports).toEqual([
-      { name: "tunnel", port: 7777, targetPort: "tunnel", protocol: "TCP" },
+      { name: "tunnel", port: 7777, targetPort: 7777, protocol: "TCP" },
     ]);
     // the Service bases reach carries only heartbeats; Prometheus scrapes the pods' own port
     expect(watcher?.spec.template.metadata.annotations["prometheus.io/port"]).toBe("9464");
@@ -290,7 +297,40 @@ describe("the Helm chart", () => {
       "templates/tunnel-service.yaml",
       "templates/watcher-pdb.yaml",
     ]);
-    const svc = files["templates/tunnel-service.yaml"].split("\n").slice(1, -2).join("\n");
-    expect(parse(svc).kind).toBe("Service");
+    // rendered with the default values as Helm would (helm itself runs in test/e2e/helm)
+    const svc = files["templates/tunnel-service.yaml"]
+      .replace("{{ .Values.tunnel.service.type }}", "ClusterIP")
+      .split("\n")
+      .filter(l => !l.includes("{{"))
+      .join("\n");
+    expect(parse(svc)).toMatchObject({
+      kind: "Service",
+      spec: { type: "ClusterIP", ports: [{ port: 7777, targetPort: 7777 }] },
+    });
+  });
+
+  it("quotes Pepr's description in Chart.yaml and versions the chart like the package", () => {
+    const text = 'apiVersion: v2\ndescription: A: b\nversion: 0.1.0\nappVersion: "1.16.0"\n';
+    expect(parse(chartMeta(text, "0.2.0"))).toEqual({
+      apiVersion: "v2",
+      description: "A: b",
+      version: "0.2.0",
+      appVersion: "0.2.0",
+    });
+  });
+
+  it("lets the values schema carry watcher.replicas and tunnel, and fails loudly on a new shape", () => {
+    const schema = {
+      definitions: {
+        Values: { properties: { watcher: { $ref: "#/definitions/Admission" } } },
+        Admission: { additionalProperties: false, properties: {} },
+      },
+    };
+    const out = chartSchema(schema);
+    expect(out.definitions.Admission.properties.replicas).toEqual({ type: "integer", minimum: 1 });
+    expect(
+      out.definitions.Values.properties.tunnel.properties.service.properties.type.enum,
+    ).toEqual(["ClusterIP", "NodePort", "LoadBalancer"]);
+    expect(() => chartSchema({ definitions: {} })).toThrow(/unexpected shape/);
   });
 });

@@ -2,6 +2,7 @@
 // replicas with stable identities, a Service for the heartbeat port, scoped RBAC, the
 // PeprStore CRD, a disruption budget, webhooks only module pods depend on. Pure: objects in,
 // objects out.
+import { tunnelService as sharedTunnelService } from "../../capabilities/lib/tunnel/service";
 import { PEPR_STORE_CRD } from "../replica/crd";
 import { hardenWebhookConfig, isWebhookConfiguration } from "../../capabilities/lib/webhooks";
 import { CLUSTER_RULES, MODULE_NAMESPACE_RULES, NODE_LEASE_RULES, RULE_NAMESPACES } from "./rbac";
@@ -70,21 +71,8 @@ export function namespacedRbac(uuid: string): Doc[] {
   ];
 }
 
-export function tunnelService(s: BuildSettings): Doc {
-  return {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: {
-      name: names(s.uuid).tunnel,
-      namespace: RULE_NAMESPACES.module,
-      labels: { "pepr.dev/controller": "watcher" },
-    },
-    spec: {
-      selector: watcherSelector(s.uuid),
-      ports: [{ name: "tunnel", port: s.tunnelPort, targetPort: "tunnel", protocol: "TCP" }],
-    },
-  };
-}
+/** The heartbeat Service, the same object the watcher makes where an install has none. */
+export const tunnelService = (s: BuildSettings): Doc => sharedTunnelService(s.tunnelPort);
 
 export function watcherPdb(uuid: string): Doc {
   return {

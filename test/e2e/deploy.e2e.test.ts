@@ -1,12 +1,12 @@
-// `npx pepr deploy` into the local cluster with its real Node (issue 16, first route): the
-// controller runs as Pods of the locally built image, reaches the apiserver through the
-// `kubernetes` Service with its ServiceAccount, admits module pods through its webhook Service,
-// and fake bases on the host heartbeat to the watcher through a ClusterIP Service and become
-// Ready VNodes. The suite adds the node and removes it at the end, and deletes everything the
-// deploy made, so the other suites (which expect no node that runs pods) never see it.
-// Skipped, saying why, where the node cannot run (see node.e2e.test.ts).
-import { spawn } from "node:child_process";
-import { networkInterfaces } from "node:os";
+// Issue 16: the module installed for real, as Pods on the local cluster's real Node, by each of
+// the three routes (`npx pepr deploy`, the dist/ manifest, the Helm chart with the NodePort
+// option), one after the other. For each: the controller pods of the locally built image become
+// Ready; kubectl-applied module pods are mutated through the webhook Service; fake bases on the
+// host heartbeat through the tunnel Service and become Ready VNodes shared by the watchers; a
+// module Deployment is installed once per pod; deleting a watcher pod and a rolling update hand
+// the VNodes over without NotReady and without uninstalls; the watchers never get a 403; the
+// route's uninstall leaves nothing. The suite adds the node and removes it at the end, so the
+// other suites (which expect no node that runs pods) never see it.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { K8s, kind } from "kubernetes-fluent-client";
 import {
@@ -18,23 +18,28 @@ import {
   TAINT_VIRTUAL_NODE,
 } from "../../capabilities/lib/contract";
 import { Lease } from "../../capabilities/lib/kinds";
-import {
-  attachNode,
-  detachNode,
-  KUBECONFIG_PATH,
-  readState,
-  REPO_ROOT,
-} from "../../hack/cluster/cluster";
-import { BRIDGE, NodeInfo, nodeUnavailableReason } from "../../hack/cluster/node";
+import { TUNNEL_SERVICE, WATCHER_DEPLOYMENT } from "../../capabilities/lib/tunnel/service";
+import { attachNode, detachNode, readState } from "../../hack/cluster/cluster";
+import { NodeInfo, nodeUnavailableReason } from "../../hack/cluster/node";
 import { FakeBase } from "../../hack/fake-base/fake-base";
 import { controllerImageTag, ensureControllerImage } from "../../hack/image/image";
-import { createNamespace, isReady, kubectl, waitFor } from "./kube";
+import {
+  bridgeAddress,
+  distRoute,
+  helmBinary,
+  helmRoute,
+  leftovers,
+  NS,
+  PEPR_UNINSTALL,
+  peprDeployRoute,
+  Route,
+  run,
+  UUID,
+} from "./deploy-routes";
+import { createNamespace, isReady, kubectl, sleep, waitFor } from "./kube";
 
-const UUID = "koupleless-pepr";
-const NS = "pepr-system";
-const TUNNEL_SERVICE = `pepr-${UUID}-tunnel`;
-const TUNNEL_PORT = 7777;
 const log = (line: string) => process.stderr.write(`[deploy e2e] ${line}\n`);
+const secs = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)}s`;
 
 const preexisting = readState()?.node;
 const reason =
@@ -46,189 +51,176 @@ const reason =
 if (reason) log(`SKIPPED: ${reason}`);
 const describeDeploy = reason ? describe.skip : describe;
 
-/** What the deploy leaves in pepr-system and cluster-wide, by name (to compare before/after). */
-async function ourObjects(): Promise<string[]> {
-  const kinds =
-    "deployments,replicasets,pods,services,secrets,serviceaccounts,roles,rolebindings,leases,peprstores";
-  const ns = await kubectl(["get", kinds, "-n", NS, "-o", "name", "--ignore-not-found"]);
-  const cluster = await kubectl([
-    "get",
-    "clusterroles,clusterrolebindings,mutatingwebhookconfigurations,validatingwebhookconfigurations",
-    "-o",
-    "name",
-  ]);
-  return [...ns.stdout.split("\n"), ...cluster.stdout.split("\n").filter(n => n.includes(UUID))]
-    .filter(n => n && !n.endsWith("/default"))
-    .sort();
-}
-
-/** `npx pepr deploy --yes`; it waits (without a timeout of its own) for the Deployments. */
-function peprDeploy(timeoutMs: number): Promise<{ code: number; out: string }> {
-  return new Promise(res => {
-    const child = spawn("npx", ["pepr", "deploy", "--yes"], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, KUBECONFIG: KUBECONFIG_PATH },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout?.on("data", c => (out += c));
-    child.stderr?.on("data", c => (out += c));
-    const t = setTimeout(() => {
-      out += `\n(killed after ${timeoutMs / 1000}s)`;
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    }, timeoutMs);
-    child.on("exit", code => (clearTimeout(t), res({ code: code ?? 1, out })));
-  });
-}
-
-/** The address of the pods' bridge on the host: pods reach it, and host traffic to a ClusterIP leaves from it. */
-function bridgeAddress(): string {
-  const a = networkInterfaces()[BRIDGE]?.find(i => i.family === "IPv4");
-  if (!a) throw new Error(`no IPv4 address on ${BRIDGE}`);
-  return a.address;
-}
-
 const podsOf = async (controller: string) =>
   (await K8s(kind.Pod).InNamespace(NS).WithLabel("pepr.dev/controller", controller).Get()).items;
+const podName = (p: kind.Pod) => p.metadata?.name as string;
+const vnodeOf = (b: FakeBase) => `vnode.${b.opts.identity}.dev`;
+const uninstalls = (bases: FakeBase[]) =>
+  bases.reduce((n, b) => n + b.log.filter(e => e.command === "uninstallBiz").length, 0);
 
-describeDeploy("npx pepr deploy onto the real Node", () => {
-  let node: NodeInfo | undefined;
-  let before: string[] = [];
-  let namespaceExisted = false;
-  let ns = "";
-  let deployStart = 0;
+async function holders(bases: FakeBase[]): Promise<string[]> {
+  const leases = await Promise.all(
+    bases.map(b => K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).Get(vnodeOf(b))),
+  );
+  return leases.map(l => l.spec?.holderIdentity ?? "");
+}
+
+/** Watches the VNodes every 250 ms and remembers any moment one was not Ready. */
+function notReadyWatch(bases: FakeBase[]) {
+  const seen: string[] = [];
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      for (const b of bases) {
+        const n = await K8s(kind.Node)
+          .Get(vnodeOf(b))
+          .catch(err => ({ status: { conditions: [{ type: "Ready", status: `${err.status}` }] } }));
+        const ready = n.status?.conditions?.find(c => c.type === "Ready")?.status;
+        if (ready !== "True")
+          seen.push(`${vnodeOf(b)} Ready=${ready} at ${new Date().toISOString()}`);
+      }
+      await sleep(250);
+    }
+  })();
+  return { seen, stop: async () => ((on = false), await loop) };
+}
+
+/** Every replica's Lease holding is by a live, Ready watcher pod, and none by `gone`. */
+async function heldByLiveWatchers(bases: FakeBase[], gone: string[]): Promise<boolean> {
+  const live = (await podsOf("watcher")).filter(p => isReady(p) && !p.metadata?.deletionTimestamp);
+  const names = new Set(live.map(podName));
+  const h = await holders(bases);
+  return h.every(x => names.has(x) && !gone.includes(x));
+}
+
+async function expectNoForbidden(): Promise<void> {
+  for (const p of await podsOf("watcher")) {
+    const logs = await kubectl(["logs", "-n", NS, podName(p)]);
+    expect(logs.stdout).toContain("heartbeat tunnel listening");
+    expect(logs.stdout).not.toMatch(/forbidden|\b403\b/i);
+  }
+}
+
+function moduleDeployment(biz: string, replicas: number) {
+  const labels = { app: biz, [LABEL_COMPONENT]: COMPONENT_MODULE };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: biz },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: biz } },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [
+            {
+              name: biz,
+              image: `file:///opt/biz/${biz}-0.0.1-ark-biz.jar`,
+              env: [{ name: ENV_BIZ_VERSION, value: "0.0.1" }],
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+let helm: string | undefined;
+
+/** Removes whatever a failed run of any route left, so the next route and suites start clean. */
+async function cleanUpEverything(): Promise<void> {
+  if (helm) await run(helm, ["uninstall", "koupleless-pepr", "--wait"]).catch(() => undefined);
+  for (const args of PEPR_UNINSTALL) await kubectl([...args, "--ignore-not-found"]);
+  await kubectl([
+    "delete",
+    "roles,rolebindings",
+    "-n",
+    "kube-node-lease",
+    `pepr-${UUID}-node-leases`,
+    "--ignore-not-found",
+  ]);
+}
+
+function routeSuite(route: () => Route, node: () => NodeInfo | undefined) {
   let bases: FakeBase[] = [];
-  const vnode = (b: FakeBase) => `vnode.${b.opts.identity}.dev`;
-
-  beforeAll(async () => {
-    ensureControllerImage(log);
-    const t0 = Date.now();
-    node = (await attachNode(log)).node;
-    log(`node ${node?.name} attached in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-    namespaceExisted = (await kubectl(["get", "namespace", NS])).code === 0;
-    before = await ourObjects();
-    ns = await createNamespace("e2e-deploy");
-  }, 300_000);
+  let ns = "";
+  let started = 0;
 
   afterAll(async () => {
     await Promise.all(bases.map(b => b.stop(true)));
-    for (const b of bases) {
-      await K8s(kind.Node).Delete(vnode(b));
-      await K8s(Lease).InNamespace(NODE_LEASE_NAMESPACE).Delete(vnode(b));
-    }
-    // the webhook configurations first: with their Service gone they would slow every pod create
-    await kubectl([
-      "delete",
-      "mutatingwebhookconfiguration,validatingwebhookconfiguration",
-      `pepr-${UUID}`,
-      "--ignore-not-found",
-    ]);
-    await kubectl([
-      "delete",
-      "deployment,service",
-      "-n",
-      NS,
-      `pepr-${UUID}`,
-      `pepr-${UUID}-watcher`,
-      TUNNEL_SERVICE,
-      "--ignore-not-found",
-    ]);
-    await kubectl([
-      "delete",
-      "pods",
-      "-n",
-      NS,
-      "-l",
-      "pepr.dev/controller",
-      "--grace-period=0",
-      "--force",
-      "--ignore-not-found",
-    ]);
-    const added = (await ourObjects()).filter(n => !before.includes(n));
-    if (added.length) await kubectl(["delete", "-n", NS, "--ignore-not-found", ...added]);
     if (ns) await kubectl(["delete", "namespace", ns, "--wait=false"]);
-    if (!namespaceExisted)
-      await kubectl(["delete", "namespace", NS, "--wait=true", "--timeout=60s"]);
-    if (node) await detachNode();
+    if (bases.length > 0) {
+      // a step failed before the uninstall: leave nothing for the next route
+      await cleanUpEverything();
+      await kubectl(["delete", "nodes", "-l", `${LABEL_COMPONENT}=vnode`]);
+    }
   }, 300_000);
 
-  it("deploys: the admission and watcher pods of the locally built image become Ready", async () => {
-    deployStart = Date.now();
-    const res = await peprDeploy(300_000);
-    log(`pepr deploy exited ${res.code} after ${((Date.now() - deployStart) / 1000).toFixed(1)}s`);
-    if (res.code !== 0) log(res.out);
-    expect(res.code).toBe(0);
+  it("installs: the admission and watcher pods of the locally built image become Ready", async () => {
+    started = Date.now();
+    await route().install();
+    log(`${route().name}: install returned after ${secs(started)}`);
     for (const controller of ["admission", "watcher"]) {
-      const pods = await waitFor(`${controller} pods Ready`, async () => {
-        const list = await podsOf(controller);
-        return list.length > 0 && list.every(isReady) && list;
-      });
+      const pods = await waitFor(
+        `${controller} pods Ready`,
+        async () => {
+          const list = await podsOf(controller);
+          const want = controller === "watcher" ? route().replicas : 1;
+          return list.length >= want && list.every(isReady) && list;
+        },
+        240_000,
+      );
       for (const p of pods) {
-        expect(p.spec?.nodeName).toBe(node?.name);
+        expect(p.spec?.nodeName).toBe(node()?.name);
         expect(p.spec?.containers[0].image).toBe(controllerImageTag());
       }
     }
-  }, 360_000);
-
-  it("the watcher reaches the apiserver from its pod (ServiceAccount token): it narrows the webhooks", async () => {
-    // the watcher hardens the live webhooks at start (capabilities/lib/kube/webhooks.ts)
-    await waitFor("the mutating webhook narrowed to module pods", async () => {
-      const w = await K8s(kind.MutatingWebhookConfiguration).Get(`pepr-${UUID}`);
-      return w.webhooks?.some(h => h.objectSelector?.matchExpressions?.length);
-    });
-    const [watcher] = await podsOf("watcher");
-    const logs = await kubectl(["logs", "-n", NS, watcher.metadata?.name as string]);
-    expect(logs.stdout).toContain("heartbeat tunnel listening");
-    expect(logs.stdout).not.toMatch(/forbidden/i);
-  }, 120_000);
+    // least privilege on every route: no wildcard in the ClusterRole
+    const role = await K8s(kind.ClusterRole).Get(`pepr-${UUID}`);
+    for (const r of role.rules ?? []) {
+      expect([...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs]).not.toContain("*");
+    }
+  }, 600_000);
 
   it("a module pod created with kubectl apply is mutated by the webhook through its Service", async () => {
-    const pod = {
+    ns = await createNamespace("e2e-deploy");
+    const pod = moduleDeployment("probe", 1).spec.template;
+    const body = {
       apiVersion: "v1",
       kind: "Pod",
-      metadata: { name: "biz", labels: { [LABEL_COMPONENT]: COMPONENT_MODULE } },
-      spec: {
-        containers: [
-          {
-            name: "biz",
-            image: "file:///opt/biz/biz-0.0.1-ark-biz.jar",
-            env: [{ name: ENV_BIZ_VERSION, value: "0.0.1" }],
-          },
-        ],
-      },
+      metadata: { ...pod.metadata, name: "probe" },
+      spec: pod.spec,
     };
-    const r = await kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify(pod));
-    expect(r).toMatchObject({ code: 0 });
-    const got = await K8s(kind.Pod).InNamespace(ns).Get("biz");
+    await waitFor(
+      "the webhook answers",
+      async () => (await kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify(body))).code === 0,
+    );
+    const got = await K8s(kind.Pod).InNamespace(ns).Get("probe");
     expect(got.spec?.tolerations?.map(t => t.key)).toContain(TAINT_VIRTUAL_NODE);
     expect(got.metadata?.annotations?.[ANNOTATION_MUTATED]).toBeTruthy();
-    await kubectl(["delete", "pod", "-n", ns, "biz", "--grace-period=0", "--force"]);
-  }, 60_000);
+    await kubectl(["delete", "pod", "-n", ns, "probe", "--grace-period=0", "--force"]);
+  }, 120_000);
 
-  it("fake bases on the host heartbeat through a ClusterIP Service and become Ready VNodes", async () => {
-    // `pepr deploy` makes no heartbeat Service (dist/ has one): the same Service, by port number
-    const svc = {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name: TUNNEL_SERVICE, namespace: NS },
-      spec: {
-        selector: { app: `pepr-${UUID}-watcher`, "pepr.dev/controller": "watcher" },
-        ports: [{ name: "tunnel", port: TUNNEL_PORT, targetPort: TUNNEL_PORT, protocol: "TCP" }],
-      },
-    };
-    expect(await kubectl(["apply", "-f", "-"], JSON.stringify(svc))).toMatchObject({ code: 0 });
-    const clusterIP = (await K8s(kind.Service).InNamespace(NS).Get(TUNNEL_SERVICE)).spec?.clusterIP;
-    // the controller calls a base back at the heartbeat's source address; host traffic to a
-    // ClusterIP leaves from the bridge's address, which the pods can reach: the bases listen
-    // there, each on its own port
-    const host = bridgeAddress();
-    for (const id of ["deploy-e2e-a", "deploy-e2e-b"]) {
+  it("fake bases heartbeat through the tunnel Service and become Ready VNodes, shared by the watchers", async () => {
+    const svc = await waitFor("the heartbeat Service", () =>
+      K8s(kind.Service).InNamespace(NS).Get(TUNNEL_SERVICE),
+    );
+    if (route() === peprDeployRoute) {
+      // Pepr applies no such Service: the watcher made it, owned by its Deployment
+      expect(svc.metadata?.ownerReferences?.[0]).toMatchObject({
+        kind: "Deployment",
+        name: WATCHER_DEPLOYMENT,
+      });
+    }
+    const url = await route().tunnelUrl(node()?.ip as string);
+    const tag = route().name.split(/\W+/).filter(Boolean)[0].toLowerCase();
+    for (const i of [1, 2, 3, 4]) {
       const b = new FakeBase({
-        host,
+        host: bridgeAddress(),
         port: 0,
-        identity: id,
-        controller: `http://${clusterIP}:${TUNNEL_PORT}`,
+        identity: `deploy-${tag}-${i}`,
+        controller: url,
         heartbeatMs: 2000,
       });
       await b.start();
@@ -236,23 +228,147 @@ describeDeploy("npx pepr deploy onto the real Node", () => {
     }
     for (const b of bases) {
       await waitFor(
-        `${vnode(b)} Ready`,
+        `${vnodeOf(b)} Ready`,
         async () => {
-          const n = await K8s(kind.Node).Get(vnode(b));
+          const n = await K8s(kind.Node).Get(vnodeOf(b));
           return n.status?.conditions?.some(c => c.type === "Ready" && c.status === "True");
         },
-        120_000,
+        180_000,
       );
     }
-    log(
-      `first VNodes Ready ${((Date.now() - deployStart) / 1000).toFixed(1)}s after pepr deploy started`,
+    log(`${route().name}: every VNode Ready ${secs(started)} after the install started`);
+    // shared: every watcher replica holds some (the balance loop evens them out)
+    await waitFor(
+      "VNodes spread over every watcher replica",
+      async () => {
+        const h = new Set(await holders(bases));
+        return h.size === route().replicas && !h.has("");
+      },
+      120_000,
     );
-    // and the watcher pod called each base back (its User-Agent names the pod)
-    const [watcher] = await podsOf("watcher");
+  }, 300_000);
+
+  it("a module Deployment becomes Ready, installed exactly once per pod", async () => {
+    const r = await kubectl(
+      ["apply", "-n", ns, "-f", "-"],
+      JSON.stringify(moduleDeployment("orders", 3)),
+    );
+    expect(r.code).toBe(0);
+    const pods = await waitFor(
+      "3 module pods Ready",
+      async () => {
+        const list = (await K8s(kind.Pod).InNamespace(ns).WithLabel("app", "orders").Get()).items;
+        return list.length === 3 && list.every(isReady) && list;
+      },
+      120_000,
+    );
     for (const b of bases) {
-      await waitFor(`${vnode(b)}'s base called by the watcher pod`, async () =>
-        b.log.some(e => e.userAgent === `koupleless-pepr/${watcher.metadata?.name}`),
+      const onIt = pods.filter(p => p.spec?.nodeName === vnodeOf(b)).length;
+      const installs = b.log.filter(
+        e => e.command === "installBiz" && (e.body as { bizName?: string }).bizName === "orders",
       );
+      expect(installs.length).toBe(onIt);
     }
+    await expectNoForbidden();
   }, 180_000);
+
+  it("kubectl delete pod of a watcher: its VNodes are taken over, never NotReady, no uninstall", async () => {
+    const before = uninstalls(bases);
+    const [victim] = await podsOf("watcher");
+    const watch = notReadyWatch(bases);
+    const t0 = Date.now();
+    try {
+      // the pod's own grace period is not waited for: the takeover is what is timed
+      await kubectl(["delete", "pod", "-n", NS, podName(victim), "--wait=false"]);
+      const gone = [podName(victim)];
+      await waitFor("VNodes held by live watchers", () => heldByLiveWatchers(bases, gone), 180_000);
+      log(`${route().name}: VNodes of ${podName(victim)} taken over ${secs(t0)} after its delete`);
+      await sleep(3000);
+    } finally {
+      await watch.stop();
+    }
+    expect(watch.seen).toEqual([]);
+    expect(uninstalls(bases)).toBe(before);
+  }, 300_000);
+
+  it("a rolling update of the watcher hands over without NotReady and without uninstalls", async () => {
+    const before = uninstalls(bases);
+    const old = (await podsOf("watcher")).map(podName);
+    const watch = notReadyWatch(bases);
+    const t0 = Date.now();
+    try {
+      await route().update();
+      await waitFor(
+        "VNodes held by the new watchers",
+        () => heldByLiveWatchers(bases, old),
+        180_000,
+      );
+      log(`${route().name}: update handed over in ${secs(t0)}`);
+      await sleep(3000);
+    } finally {
+      await watch.stop();
+    }
+    expect(watch.seen).toEqual([]);
+    expect(uninstalls(bases)).toBe(before);
+    await expectNoForbidden();
+  }, 420_000);
+
+  it("uninstall leaves nothing: webhooks, RBAC, namespace with its Leases and PeprStores", async () => {
+    await Promise.all(bases.map(b => b.stop(true)));
+    await route().uninstall();
+    expect(await leftovers()).toEqual([]);
+    // the VNodes stay (documented); the README's two commands remove them and their Leases
+    for (const what of [
+      ["nodes", "-l", `${LABEL_COMPONENT}=vnode`],
+      ["leases", "-n", NODE_LEASE_NAMESPACE, "-l", `${LABEL_COMPONENT}=vnode-lease`],
+    ]) {
+      expect((await kubectl(["delete", ...what])).code).toBe(0);
+    }
+    for (const b of bases) {
+      expect(
+        (await kubectl(["get", "node", vnodeOf(b), "--ignore-not-found", "-o", "name"])).stdout,
+      ).toBe("");
+    }
+    bases = [];
+  }, 420_000);
+}
+
+describeDeploy("the module installed as Pods, by each route", () => {
+  let node: NodeInfo | undefined;
+
+  beforeAll(async () => {
+    ensureControllerImage(log);
+    helm = helmBinary();
+    const t0 = Date.now();
+    node = (await attachNode(log)).node;
+    log(`node ${node?.name} attached in ${secs(t0)}`);
+    await cleanUpEverything();
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await cleanUpEverything();
+    if (node) await detachNode();
+  }, 600_000);
+
+  // E2E_DEPLOY_ROUTES=pepr,dist,helm (the default: all) picks routes while working on one
+  const routes = (process.env.E2E_DEPLOY_ROUTES ?? "pepr,dist,helm").split(",");
+  const route = (key: string) => (routes.includes(key) ? describe : describe.skip);
+  route("pepr")("npx pepr deploy --yes", () =>
+    routeSuite(
+      () => peprDeployRoute,
+      () => node,
+    ),
+  );
+  route("dist")("kubectl apply --server-side -f dist/", () =>
+    routeSuite(
+      () => distRoute,
+      () => node,
+    ),
+  );
+  route("helm")("helm install (NodePort tunnel)", () =>
+    routeSuite(
+      () => helmRoute(helm as string),
+      () => node,
+    ),
+  );
 });
