@@ -26,6 +26,8 @@ export interface PassResult {
   /** Create calls the API refused (e.g. a webhook call that failed). */
   createErrors: number;
   installCallsPerModule: number;
+  /** Modules whose biz got more than one install call (the promise is exactly one). */
+  installedMoreThanOnce: number;
   /** Mean and percentiles of each step, in ms. */
   phases: Record<string, Summary>;
 }
@@ -35,6 +37,11 @@ export interface DeletionResult {
   deleteToUninstalledMs: Summary;
   deleteToGoneMs: Summary;
   successRatio: number;
+  uninstallCallsPerModule: number;
+  /** Modules whose biz got more than one uninstall call (the promise is exactly one). */
+  uninstalledMoreThanOnce: number;
+  /** The calls of the first few such modules: who called, when, and the base's answer. */
+  repeatedUninstalls: { app: string; calls: { at: number; from: string; code: string }[] }[];
 }
 
 /** Follows every pod of the bench namespace; the first time each milestone is seen counts. */
@@ -210,6 +217,7 @@ export async function createPass(
     createErrors,
     installCallsPerModule:
       apps.reduce((n, a) => n + (installs.get(a)?.length ?? 0), 0) / apps.length,
+    installedMoreThanOnce: apps.filter(a => (installs.get(a)?.length ?? 0) > 1).length,
     phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),
   };
 }
@@ -238,5 +246,19 @@ export async function deletePass(
     ),
     deleteToGoneMs: summarize(apps.map(a => gap(t(a).deleteCall, t(a).gone))),
     successRatio: apps.filter(a => t(a).gone !== undefined).length / apps.length,
+    uninstallCallsPerModule:
+      apps.reduce((n, a) => n + (uninstalls.get(a)?.length ?? 0), 0) / apps.length,
+    uninstalledMoreThanOnce: apps.filter(a => (uninstalls.get(a)?.length ?? 0) > 1).length,
+    repeatedUninstalls: apps
+      .filter(a => (uninstalls.get(a)?.length ?? 0) > 1)
+      .slice(0, 5)
+      .map(app => ({
+        app,
+        calls: (uninstalls.get(app) ?? []).map(e => ({
+          at: e.receivedAt - (t(app).deleteCall ?? 0),
+          from: e.userAgent,
+          code: e.code,
+        })),
+      })),
   };
 }

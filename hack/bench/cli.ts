@@ -186,13 +186,17 @@ export function summary(r: BenchResult): string {
       lines.push(
         `${name}: create->Ready ${ms(p.createLatencyMs)}; ${p.throughputPerSecond} modules/s; ` +
           `success ${(p.successRatio * 100).toFixed(1)}% (${p.createErrors} creates refused); ` +
-          `${p.installCallsPerModule} install calls/module`,
+          `${p.installCallsPerModule} install calls/module, ${p.installedMoreThanOnce} installed more than once`,
       );
       for (const [phase, s] of Object.entries(p.phases))
         lines.push(`    ${phase}: p50 ${s.p50}, p90 ${s.p90} ms`);
     }
     lines.push(
-      `deletion: delete->uninstalled ${ms(c.deletion.deleteToUninstalledMs)}; delete->gone ${ms(c.deletion.deleteToGoneMs)}`,
+      `deletion: delete->uninstalled ${ms(c.deletion.deleteToUninstalledMs)}; delete->gone ${ms(c.deletion.deleteToGoneMs)}; ` +
+        `${c.deletion.uninstallCallsPerModule} uninstall calls/module, ${c.deletion.uninstalledMoreThanOnce} uninstalled more than once` +
+        c.deletion.repeatedUninstalls
+          .map(r => `\n    ${r.app}: ${JSON.stringify(r.calls)}`)
+          .join(""),
       `controller during churn: ${c.cost.controllerCpuCores} cores, peak RSS ${c.cost.controllerPeakRssMiB} MiB`,
     );
   }

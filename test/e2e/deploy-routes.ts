@@ -81,6 +81,27 @@ export const PEPR_UNINSTALL: string[][] = [
   ["delete", "clusterrole,clusterrolebinding", `pepr-${UUID}`],
 ];
 
+/** The README's two commands that remove the VNodes an uninstall leaves, and their Leases. */
+export const VNODE_CLEANUP: string[][] = [
+  ["delete", "nodes", "-l", "virtual-kubelet.koupleless.io/component=vnode"],
+  [
+    "delete",
+    "leases",
+    "-n",
+    "kube-node-lease",
+    "-l",
+    "virtual-kubelet.koupleless.io/component=vnode-lease",
+  ],
+];
+
+/** The README's Helm install for bases outside the cluster. */
+export const HELM_NODE_PORT_VALUES = [
+  "--set",
+  "tunnel.service.type=NodePort",
+  "--set",
+  `tunnel.service.nodePort=${HELM_NODE_PORT}`,
+];
+
 export const peprDeployRoute: Route = {
   name: "npx pepr deploy",
   replicas: 1,
@@ -106,12 +127,7 @@ export const distRoute: Route = {
 
 /** The chart with the NodePort option: how bases outside the cluster reach the watchers. */
 export function helmRoute(helm: string): Route {
-  const nodePort = [
-    "--set",
-    "tunnel.service.type=NodePort",
-    "--set",
-    `tunnel.service.nodePort=${HELM_NODE_PORT}`,
-  ];
+  const nodePort = HELM_NODE_PORT_VALUES;
   return {
     name: "Helm chart",
     replicas: 2,

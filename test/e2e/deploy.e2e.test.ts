@@ -35,6 +35,7 @@ import {
   Route,
   run,
   UUID,
+  VNODE_CLEANUP,
 } from "./deploy-routes";
 import { createNamespace, isReady, kubectl, sleep, waitFor } from "./kube";
 
@@ -318,12 +319,7 @@ function routeSuite(route: () => Route, node: () => NodeInfo | undefined) {
     await route().uninstall();
     expect(await leftovers()).toEqual([]);
     // the VNodes stay (documented); the README's two commands remove them and their Leases
-    for (const what of [
-      ["nodes", "-l", `${LABEL_COMPONENT}=vnode`],
-      ["leases", "-n", NODE_LEASE_NAMESPACE, "-l", `${LABEL_COMPONENT}=vnode-lease`],
-    ]) {
-      expect((await kubectl(["delete", ...what])).code).toBe(0);
-    }
+    for (const args of VNODE_CLEANUP) expect((await kubectl(args)).code).toBe(0);
     for (const b of bases) {
       expect(
         (await kubectl(["get", "node", vnodeOf(b), "--ignore-not-found", "-o", "name"])).stdout,

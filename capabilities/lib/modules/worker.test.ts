@@ -81,7 +81,10 @@ describe("ModuleWorker deletion", () => {
     worker.onPod(pod, false);
     for (let i = 0; i < 40 && jest.mocked(finalDelete).mock.calls.length === 0; i++) await settle();
     expect(jest.mocked(finalDelete)).toHaveBeenCalledTimes(1);
-    // the watch still had an older MODIFIED event of the same pod in flight
+    // the watch still had an older MODIFIED event of the same pod in flight, handed over
+    // before and after its DELETED event
+    worker.onPod(pod, false);
+    worker.onPod(pod, true);
     worker.onPod(pod, false);
     await settle();
     await settle();
@@ -93,20 +96,20 @@ describe("ModuleWorker deletion", () => {
 describe("FinishedPods", () => {
   const pod = (uid: string) => ({ metadata: { uid } }) as V1Pod;
 
-  it("swallows late events of a finished pod until its DELETED event", () => {
+  it("swallows every later event of a finished pod, its DELETED event and stale ones after it", () => {
     const f = new FinishedPods();
     f.add(pod("a"), 0);
-    expect(f.lateEvent(pod("a"), false)).toBe(true);
-    expect(f.lateEvent(pod("b"), false)).toBe(false);
-    expect(f.lateEvent(pod("a"), true)).toBe(true);
-    expect(f.lateEvent(pod("a"), false)).toBe(false); // a later pod with that uid cannot exist; gone
+    expect(f.lateEvent(pod("a"))).toBe(true);
+    expect(f.lateEvent(pod("b"))).toBe(false);
+    expect(f.lateEvent(pod("a"))).toBe(true); // its DELETED event
+    expect(f.lateEvent(pod("a"))).toBe(true); // an older MODIFIED event handed over after it
   });
 
   it("forgets pods after ten minutes", () => {
     const f = new FinishedPods();
     f.add(pod("a"), 0);
     f.add(pod("b"), 10 * 60_000 + 1);
-    expect(f.lateEvent(pod("a"), false)).toBe(false);
-    expect(f.lateEvent(pod("b"), false)).toBe(true);
+    expect(f.lateEvent(pod("a"))).toBe(false);
+    expect(f.lateEvent(pod("b"))).toBe(true);
   });
 });

@@ -179,7 +179,7 @@ export class ModuleWorker {
 
   /** A module pod bound to this VNode changed (or is gone, when deleted is true). */
   onPod(pod: V1Pod, deleted: boolean): void {
-    if (this.finished.lateEvent(pod, deleted)) return;
+    if (this.finished.lateEvent(pod)) return;
     const why = admissionProblem(pod, EXCLUDED_NAMESPACES);
     if (why !== undefined) return this.refuseUnadmitted(pod, deleted, why);
     const key = podKey(pod);
@@ -578,11 +578,14 @@ export class FinishedPods {
     if (uid) this.at.set(uid, now);
   }
 
-  /** True for an event of a pod we already deleted (the DELETED event is its last word). */
-  lateEvent(pod: V1Pod, deleted: boolean): boolean {
+  /**
+   * True for an event of a pod we already deleted. Even its DELETED event is not its last word:
+   * Pepr hands watch events over asynchronously, so an older MODIFIED event can still come
+   * after it (seen with 3 replicas under a burst: a second uninstall 63-86 ms after the first).
+   * A UID is never reused, so the memory simply runs out after FINISHED_MEMORY_MS.
+   */
+  lateEvent(pod: V1Pod): boolean {
     const uid = pod.metadata?.uid;
-    if (!uid || !this.at.has(uid)) return false;
-    if (deleted) this.at.delete(uid);
-    return true;
+    return uid !== undefined && this.at.has(uid);
   }
 }
