@@ -5,13 +5,8 @@ import { config } from "../lib/runtime";
 import { COMPONENT_MODULE, LABEL_COMPONENT } from "../lib/contract";
 import { isModulePod } from "../lib/modules/biz";
 import { keepMutatedAnnotation, mutateModulePod } from "./mutate";
-import {
-  denyMessage,
-  moduleLabelProblems,
-  newProblems,
-  validateForeignPod,
-  validateModulePod,
-} from "./validate";
+import { denyMessage, newProblems } from "../lib/admission/messages";
+import { moduleLabelProblems, validateForeignPod, validateModulePod } from "./validate";
 
 export const ModuleAdmission = new Capability({
   name: "module-admission",

@@ -23,9 +23,9 @@ import {
   TAINT_UNREACHABLE,
   TAINT_VIRTUAL_NODE,
 } from "../lib/contract";
-import { spreadTerm } from "./affinity";
+import { spreadTerm } from "../lib/admission/affinity";
 import { keepMutatedAnnotation, mutateModulePod } from "./mutate";
-import { biz, deepFreeze, modulePod, PodShape } from "./pods.fixture";
+import { biz, deepFreeze, modulePod, PodShape } from "../lib/admission/pods.fixture";
 import { failoverToleration, vnodeTolerations } from "./tolerations";
 import { validateModulePod } from "./validate";
 

@@ -5,7 +5,11 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { equals } from "ramda";
 import type { Config } from "../lib/config";
 import { ANNOTATION_MUTATED, LABEL_MODULE_NAME, LABEL_MODULE_VERSION } from "../lib/contract";
-import { vnodeRequirements, withRequiredNodeAffinity, withSpreadAntiAffinity } from "./affinity";
+import {
+  vnodeRequirements,
+  withRequiredNodeAffinity,
+  withSpreadAntiAffinity,
+} from "../lib/admission/affinity";
 import { bizVersion } from "../lib/modules/biz";
 import { withFailoverTolerations, withVNodeTolerations } from "./tolerations";
 

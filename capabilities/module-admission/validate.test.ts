@@ -7,13 +7,11 @@ import {
   TAINT_NODE_ENV,
   TAINT_VIRTUAL_NODE,
 } from "../lib/contract";
-import { biz, JAR, modulePod, PodShape } from "./pods.fixture";
+import { biz, modulePod, PodShape } from "../lib/admission/pods.fixture";
 import {
-  denyMessage,
   isVNodeName,
   MAX_BIZ_VERSION_LENGTH,
   moduleLabelProblems,
-  newProblems,
   validateForeignPod,
   validateModulePod,
 } from "./validate";
@@ -271,22 +269,6 @@ describe("validateForeignPod", () => {
   });
 });
 
-describe("newProblems", () => {
-  const check = (pod: V1Pod) => validateModulePod(pod, CFG);
-  const bad = modulePod({ containers: [biz("biz1")] });
-  it("reports everything on CREATE", () => {
-    expect(newProblems(check, bad)).toHaveLength(1);
-  });
-  it("lets an UPDATE through when the old pod had the same problems", () => {
-    const relabelled = { ...bad, metadata: { ...bad.metadata, labels: { x: "y" } } };
-    expect(newProblems(check, relabelled, bad)).toEqual([]);
-  });
-  it("reports what an UPDATE adds", () => {
-    const good = modulePod({ containers: [{ ...biz("biz1", "1"), image: JAR }] });
-    expect(newProblems(check, modulePod({ nodeName: "n" }), good)).toHaveLength(1);
-  });
-});
-
 describe("moduleLabelProblems", () => {
   const module = modulePod();
   const plain = modulePod({ labels: { app: "x" } });
@@ -319,14 +301,5 @@ describe("moduleLabelProblems", () => {
     expect(problems).toHaveLength(says.length ? 1 : 0);
     for (const s of says) expect(problems[0]).toContain(s);
     if (says.length) expect(problems[0]).toContain(`${LABEL_COMPONENT}=module`);
-  });
-});
-
-describe("denyMessage", () => {
-  it("is the problem itself when there is one", () => {
-    expect(denyMessage(["a"])).toBe("a");
-  });
-  it("lists them all, numbered", () => {
-    expect(denyMessage(["a", "b"])).toBe("2 problems: (1) a; (2) b");
   });
 });

@@ -8,8 +8,8 @@ import {
 } from "../lib/contract";
 import { errText } from "../lib/errors";
 import { apiRequest } from "../lib/kube/api";
-import { denyMessage } from "../module-admission/validate";
-import { cachedFor, withTimeout } from "./lookup";
+import { denyMessage } from "../lib/admission/messages";
+import { cachedFor, withTimeout } from "../lib/admission/lookup";
 import { placeModulePod, placementProblems, Policy, policyOf, unreadablePolicy } from "./policy";
 
 export const PlacementPolicy = new Capability({

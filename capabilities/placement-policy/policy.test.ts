@@ -10,7 +10,7 @@ import {
   LABEL_ENV,
 } from "../lib/contract";
 import { mutateModulePod } from "../module-admission/mutate";
-import { deepFreeze, modulePod, PodShape } from "../module-admission/pods.fixture";
+import { deepFreeze, modulePod, PodShape } from "../lib/admission/pods.fixture";
 import {
   clusterAsks,
   placeModulePod,

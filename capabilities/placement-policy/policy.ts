@@ -9,7 +9,7 @@ import type {
 } from "@kubernetes/client-node";
 import { ANNOTATION_ALLOWED_BASE_CLUSTERS, LABEL_BASE_CLUSTER_NAME } from "../lib/contract";
 import { isLabelValue } from "../lib/labels";
-import { anyOf, sameRequirement, withRequiredNodeAffinity } from "../module-admission/affinity";
+import { anyOf, sameRequirement, withRequiredNodeAffinity } from "../lib/admission/affinity";
 
 /** What a namespace's annotation means for the module pods created in it. */
 export type Policy =

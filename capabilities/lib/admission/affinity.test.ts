@@ -7,7 +7,7 @@ import {
   LABEL_BASE_VERSION,
   LABEL_COMPONENT,
   LABEL_ENV,
-} from "../lib/contract";
+} from "../contract";
 import {
   anyOf,
   sameRequirement,

@@ -17,7 +17,7 @@ import {
   LABEL_ENV,
   LABEL_HOSTNAME,
   LABEL_MODULE_NAME,
-} from "../lib/contract";
+} from "../contract";
 
 /** Pod labels (or annotations) that restrict a module to some bases; VNodes carry the same keys. */
 export const BASE_SELECTOR_KEYS = [LABEL_BASE_NAME, LABEL_BASE_VERSION, LABEL_BASE_CLUSTER_NAME];

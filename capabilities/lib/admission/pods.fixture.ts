@@ -1,6 +1,6 @@
 // Pod shapes shared by the unit tests of this capability (not used at runtime).
 import type { V1Affinity, V1Container, V1Pod, V1Toleration } from "@kubernetes/client-node";
-import { COMPONENT_MODULE, ENV_BIZ_VERSION, LABEL_COMPONENT } from "../lib/contract";
+import { COMPONENT_MODULE, ENV_BIZ_VERSION, LABEL_COMPONENT } from "../contract";
 
 export const JAR = "https://repo.example.com/biz1-0.0.1-ark-biz.jar";
 
