@@ -14,3 +14,26 @@ export function errText(err: unknown): string {
 
 export const httpStatus = (err: unknown): number | undefined =>
   (err as { status?: number } | undefined)?.status;
+
+/**
+ * An error status from the apiserver: what `apiRequest` throws. It keeps the shape
+ * kubernetes-fluent-client throws (`status`, `statusText`, `data`), so the checks below read both.
+ */
+export class ApiError extends Error {
+  readonly statusText: string;
+
+  constructor(
+    readonly status: number,
+    reason: string,
+    readonly data: unknown,
+  ) {
+    const msg = typeof data === "object" ? (data as { message?: string })?.message : data;
+    super(`HTTP ${status} ${reason}: ${msg ?? ""}`.trim());
+    this.name = "ApiError";
+    this.statusText = reason;
+  }
+}
+
+export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
+export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
+export const isForbidden = (err: unknown): boolean => httpStatus(err) === 403;

@@ -501,12 +501,10 @@ async function httpOk(url: string): Promise<boolean> {
   return (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
 }
 
-/** containerd, then the cached images (pause first), then kubelet until Ready, then kube-proxy. */
-async function startNode(ctx: Ctx, opts: UpOptions): Promise<void> {
-  const reason = nodeUnavailableReason();
-  if (reason) throw new Error(`cannot start the node: ${reason}`);
+/** The node's identity and free ports, recorded in the state before anything starts. */
+async function nodeInfo(): Promise<NodeInfo> {
   const dir = join(CLUSTER_DIR, "node");
-  const node: NodeInfo = {
+  return {
     name: nodeName(),
     ip: nodeIp(),
     dir,
@@ -517,12 +515,14 @@ async function startNode(ctx: Ctx, opts: UpOptions): Promise<void> {
     proxyMetricsPort: await freePort(),
     serviceCidr: SERVICE_CIDR,
   };
-  ctx.state.node = node;
-  writeState(ctx.state);
-  const cfg = writeNodeConfig(node, { kubeconfig: KUBECONFIG_PATH, caCert: ctx.pki.caCert });
-  opts.log(`Starting containerd (node ${node.name}, ${node.ip})...`);
-  // no image is pulled from anywhere: a pull (of an image nobody imported) goes to a proxy
-  // address on which nothing listens and fails at once, instead of reaching for a registry
+}
+
+/**
+ * containerd's environment: no image is pulled from anywhere. A pull (of an image nobody
+ * imported) goes to a proxy address on which nothing listens and fails at once, instead of
+ * reaching for a registry.
+ */
+function noPullEnv(): NodeJS.ProcessEnv {
   const noPulls = "http://127.0.0.1:9";
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -533,10 +533,22 @@ async function startNode(ctx: Ctx, opts: UpOptions): Promise<void> {
   for (const k of ["http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy"]) {
     delete env[k];
   }
+  return env;
+}
+
+/** containerd, then the cached images (pause first), then kubelet until Ready, then kube-proxy. */
+async function startNode(ctx: Ctx, opts: UpOptions): Promise<void> {
+  const reason = nodeUnavailableReason();
+  if (reason) throw new Error(`cannot start the node: ${reason}`);
+  const node = await nodeInfo();
+  ctx.state.node = node;
+  writeState(ctx.state);
+  const cfg = writeNodeConfig(node, { kubeconfig: KUBECONFIG_PATH, caCert: ctx.pki.caCert });
+  opts.log(`Starting containerd (node ${node.name}, ${node.ip})...`);
   startComponent(ctx, "containerd", 0, {
     exe: "/usr/bin/containerd",
     args: ["--config", cfg.containerdConfig],
-    env,
+    env: noPullEnv(),
   });
   await waitUntil(ctx, "containerd's socket", () => socketAnswers(node.socket), 60_000);
   ensurePauseImage(opts.log);
@@ -548,8 +560,8 @@ async function startNode(ctx: Ctx, opts: UpOptions): Promise<void> {
     `--kubeconfig=${KUBECONFIG_PATH}`,
     `--hostname-override=${node.name}`,
     `--node-ip=${node.ip}`,
-    `--root-dir=${join(dir, "kubelet")}`,
-    `--cert-dir=${join(dir, "kubelet", "pki")}`,
+    `--root-dir=${join(node.dir, "kubelet")}`,
+    `--cert-dir=${join(node.dir, "kubelet", "pki")}`,
   ]);
   await waitUntil(ctx, `Node ${node.name} to be Ready`, () => nodeReady(ctx, node.name), 180_000);
   opts.log("Starting kube-proxy...");
@@ -691,6 +703,25 @@ export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult
     opts.log("Found a stopped or unhealthy local cluster; cleaning it up first.");
     await down();
   }
+  const ctx = freshContext(opts);
+  try {
+    opts.log("Starting etcd...");
+    const etcd = await startEtcd(ctx);
+    opts.log("Starting kube-apiserver...");
+    await startApiserver(ctx, etcd);
+    writeFileSync(KUBECONFIG_PATH, kubeconfigYaml(ctx.state.apiserver, ctx.pki), { mode: 0o600 });
+    opts.log("Starting kube-controller-manager and kube-scheduler...");
+    await startControllers(ctx, opts);
+    if (opts.node) await startNode(ctx, opts);
+  } catch (err) {
+    await down();
+    throw err;
+  }
+  return { alreadyUp: false, state: ctx.state, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** An empty cluster directory with fresh PKI and a new state file. */
+function freshContext(opts: UpOptions): Ctx {
   const binDir = ensureBinaries();
   rmSync(CLUSTER_DIR, { recursive: true, force: true });
   mkdirSync(join(CLUSTER_DIR, "logs"), { recursive: true });
@@ -704,22 +735,8 @@ export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult
     startedAt: new Date().toISOString(),
     components: [],
   };
-  const ctx: Ctx = { binDir, pki, state };
   writeState(state);
-  try {
-    opts.log("Starting etcd...");
-    const etcd = await startEtcd(ctx);
-    opts.log("Starting kube-apiserver...");
-    await startApiserver(ctx, etcd);
-    writeFileSync(KUBECONFIG_PATH, kubeconfigYaml(state.apiserver, pki), { mode: 0o600 });
-    opts.log("Starting kube-controller-manager and kube-scheduler...");
-    await startControllers(ctx, opts);
-    if (opts.node) await startNode(ctx, opts);
-  } catch (err) {
-    await down();
-    throw err;
-  }
-  return { alreadyUp: false, state, seconds: (Date.now() - t0) / 1000 };
+  return { binDir, pki, state };
 }
 
 // ---------- stop ----------

@@ -6,6 +6,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeDockerArchive } from "./image";
 
+interface Manifest {
+  Config: string;
+  RepoTags: string[];
+  Layers: string[];
+}
+
+/** Unpacks the archive into dir/x and reads its manifest. */
+function unpack(dir: string, archive: string): { x: string; manifest: Manifest } {
+  const x = join(dir, "x");
+  mkdirSync(x);
+  execFileSync("tar", ["-C", x, "-xf", archive]);
+  const [manifest] = JSON.parse(readFileSync(join(x, "manifest.json"), "utf8")) as Manifest[];
+  return { x, manifest };
+}
+
 describe("writeDockerArchive", () => {
   it("writes a docker-archive whose config names the layer's sha256 and whose manifest carries the tag", () => {
     const dir = mkdtempSync(join(tmpdir(), "image-test-"));
@@ -15,14 +30,7 @@ describe("writeDockerArchive", () => {
       writeFileSync(join(rootfs, "bin", "hello"), "#!/bin/sh\necho hi\n");
       const out = join(dir, "img.tar");
       writeDockerArchive(rootfs, "example.test/hello:1", { Entrypoint: ["/bin/hello"] }, out);
-      const x = join(dir, "x");
-      mkdirSync(x);
-      execFileSync("tar", ["-C", x, "-xf", out]);
-      const [manifest] = JSON.parse(readFileSync(join(x, "manifest.json"), "utf8")) as {
-        Config: string;
-        RepoTags: string[];
-        Layers: string[];
-      }[];
+      const { x, manifest } = unpack(dir, out);
       expect(manifest.RepoTags).toEqual(["example.test/hello:1"]);
       const config = JSON.parse(readFileSync(join(x, manifest.Config), "utf8")) as {
         config: { Entrypoint: string[]; Env: string[] };

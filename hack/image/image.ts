@@ -155,7 +155,6 @@ function copyInto(rootfs: string, path: string): void {
  * code mounted at /app/load) run unchanged. Rebuilt when the lock file or Node.js changes.
  */
 export function ensureControllerImage(log: (l: string) => void = () => {}): string {
-  const node = realpathSync(process.execPath);
   const lock = readFileSync(join(REPO_ROOT, "package-lock.json"));
   const pkg = readFileSync(join(REPO_ROOT, "package.json"));
   const tag = controllerImageTag();
@@ -175,33 +174,44 @@ export function ensureControllerImage(log: (l: string) => void = () => {}): stri
   log(`Building ${tag} from Node.js ${process.version} and npm ci --omit=dev...`);
   const rootfs = mkdtempSync(join(tmpdir(), "kube-local-controller-"));
   try {
-    baseFiles(rootfs);
-    mkdirSync(join(rootfs, "usr/bin"), { recursive: true });
-    copyFileSync(node, join(rootfs, "usr/bin/node"));
-    chmodSync(join(rootfs, "usr/bin/node"), 0o755);
-    for (const lib of sharedLibs(node)) copyInto(rootfs, lib);
-    const certs = "/etc/ssl/certs/ca-certificates.crt";
-    if (existsSync(certs)) copyInto(rootfs, certs);
-    const app = join(rootfs, "app");
-    mkdirSync(app);
-    writeFileSync(join(app, "package.json"), pkg);
-    writeFileSync(join(app, "package-lock.json"), lock);
-    run(
-      "npm",
-      ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-      { cwd: app },
-    );
-    rmSync(join(app, "package-lock.json"));
-    // Pepr's controller writes the unpacked module into /app as user 65532
-    chmodSync(app, 0o777);
-    writeDockerArchive(
-      rootfs,
-      tag,
-      { Entrypoint: ["node"], WorkingDir: "/app", User: "65532", Env: ["NODE_ENV=production"] },
-      out,
-    );
+    nodeRuntime(rootfs);
+    appFiles(join(rootfs, "app"), pkg, lock);
+    const cfg = {
+      Entrypoint: ["node"],
+      WorkingDir: "/app",
+      User: "65532",
+      Env: ["NODE_ENV=production"],
+    };
+    writeDockerArchive(rootfs, tag, cfg, out);
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
   }
   return out;
+}
+
+/** This machine's `node`, the libraries it links, and the CA certificates. */
+function nodeRuntime(rootfs: string): void {
+  const node = realpathSync(process.execPath);
+  baseFiles(rootfs);
+  mkdirSync(join(rootfs, "usr/bin"), { recursive: true });
+  copyFileSync(node, join(rootfs, "usr/bin/node"));
+  chmodSync(join(rootfs, "usr/bin/node"), 0o755);
+  for (const lib of sharedLibs(node)) copyInto(rootfs, lib);
+  const certs = "/etc/ssl/certs/ca-certificates.crt";
+  if (existsSync(certs)) copyInto(rootfs, certs);
+}
+
+/** /app: the package's runtime dependencies, as `npm ci --omit=dev` installs them. */
+function appFiles(app: string, pkg: Buffer, lock: Buffer): void {
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), pkg);
+  writeFileSync(join(app, "package-lock.json"), lock);
+  run(
+    "npm",
+    ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+    { cwd: app },
+  );
+  rmSync(join(app, "package-lock.json"));
+  // Pepr's controller writes the unpacked module into /app as user 65532
+  chmodSync(app, 0o777);
 }

@@ -10,7 +10,7 @@ import { CLUSTER_DIR, KUBECONFIG_PATH, readState } from "../cluster/cluster";
 import { makeServingCert } from "../cluster/pki";
 import { MODULE_NAMESPACE } from "../../capabilities/lib/contract";
 import { PEPR_STORE_CRD } from "./crd";
-import { httpStatus } from "../../capabilities/lib/errors";
+import { isForbidden } from "../../capabilities/lib/errors";
 
 const USAGE =
   "usage: npm run replica -- --id <name> [--tunnel-port N] [--pepr-port N] [--metrics-port N]";
@@ -42,7 +42,7 @@ async function ensureModuleNamespace(): Promise<void> {
     await K8s(kind.Namespace).Apply({ metadata: { name: MODULE_NAMESPACE } }, { force: true });
     await K8s(kind.CustomResourceDefinition).Apply(PEPR_STORE_CRD, { force: true });
   } catch (err) {
-    if (httpStatus(err) !== 403) throw err;
+    if (!isForbidden(err)) throw err;
     console.log(
       `not allowed to create ${MODULE_NAMESPACE} or the PeprStore CRD: using them as they are`,
     );

@@ -35,44 +35,54 @@ async function checkStatusCli(vnodes: Set<string>): Promise<void> {
   ]);
 }
 
+/** `npm start` in its own process group, until it prints its table; its output so far. */
+async function startDemo() {
+  const child = spawn("npm", ["start"], { cwd: REPO_ROOT, detached: true, stdio: "pipe" });
+  const demo = { child, out: "" };
+  child.stdout.on("data", (b: Buffer) => (demo.out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (demo.out += b.toString()));
+  const exited = new Promise<number | null>(res => child.on("exit", code => res(code)));
+  try {
+    await waitFor(
+      "the demo's table",
+      async () => {
+        if (child.exitCode !== null) throw new Error(`npm start exited:\n${demo.out}`);
+        return demo.out.includes("npm run cluster:down");
+      },
+      300_000,
+    );
+  } catch (err) {
+    if (child.pid) process.kill(-child.pid, "SIGKILL");
+    throw err;
+  }
+  return { demo, exited };
+}
+
+/** The demo's table rows: two module pods, Ready on two different VNodes. */
+function checkTable(out: string): Set<string> {
+  const table = out.slice(out.indexOf("MODULE POD"), out.indexOf("Look further")).trim();
+  console.log(`[demo]\n${table}`);
+  const rows = table.split("\n").slice(1);
+  expect(rows).toHaveLength(2); // the sample Deployment has 2 replicas
+  for (const r of rows)
+    expect(r).toMatch(
+      /^biz1-\S+\s+vnode\.127\.0\.0\.5[01]\.dev\s+127\.0\.0\.5[01]\s+biz1:0\.0\.1-SNAPSHOT\s+running\s+true$/,
+    );
+  const vnodes = new Set(rows.map(r => r.split(/\s+/)[1]));
+  expect(vnodes.size).toBe(2); // spread over both bases
+  return vnodes;
+}
+
 describe("npm start", () => {
   it("shows the sample modules Ready on two VNodes, and Ctrl-C cleans up", async () => {
-    const child = spawn("npm", ["start"], { cwd: REPO_ROOT, detached: true, stdio: "pipe" });
-    let out = "";
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (out += b.toString()));
-    const exited = new Promise<number | null>(res => child.on("exit", code => res(code)));
-    try {
-      await waitFor(
-        "the demo's table",
-        async () => {
-          if (child.exitCode !== null) throw new Error(`npm start exited:\n${out}`);
-          return out.includes("npm run cluster:down");
-        },
-        300_000,
-      );
-    } catch (err) {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-      throw err;
-    }
-    const table = out.slice(out.indexOf("MODULE POD"), out.indexOf("Look further")).trim();
-    console.log(`[demo]\n${table}`);
-    const rows = table.split("\n").slice(1);
-    expect(rows).toHaveLength(2); // the sample Deployment has 2 replicas
-    for (const r of rows)
-      expect(r).toMatch(
-        /^biz1-\S+\s+vnode\.127\.0\.0\.5[01]\.dev\s+127\.0\.0\.5[01]\s+biz1:0\.0\.1-SNAPSHOT\s+running\s+true$/,
-      );
-    const vnodes = new Set(rows.map(r => r.split(/\s+/)[1]));
-    expect(vnodes.size).toBe(2); // spread over both bases
+    const { demo, exited } = await startDemo();
+    await checkStatusCli(checkTable(demo.out));
 
-    await checkStatusCli(vnodes);
-
-    process.kill(-(child.pid as number), "SIGINT"); // Ctrl-C in the terminal: the whole group
-    await waitFor("the demo to stop", async () => out.includes("Stopped."), 90_000);
+    process.kill(-(demo.child.pid as number), "SIGINT"); // Ctrl-C in the terminal: the whole group
+    await waitFor("the demo to stop", async () => demo.out.includes("Stopped."), 90_000);
     await exited; // npm itself ends on the signal; the demo's own exit code is 0
-    expect(out).toContain("Stopped. The local cluster is still up");
-    expect(out).not.toContain("npm start failed");
+    expect(demo.out).toContain("Stopped. The local cluster is still up");
+    expect(demo.out).not.toContain("npm start failed");
     await waitFor("the demo's VNodes gone", async () => {
       const nodes = await K8s(kind.Node).Get();
       return !nodes.items.some(n => /^vnode\.127\.0\.0\.5[01]\.dev$/.test(n.metadata?.name ?? ""));

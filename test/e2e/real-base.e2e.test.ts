@@ -80,9 +80,8 @@ describe("bases as messy as real ones", () => {
   /** biz polls of the skew pod's base between its install answer and the pod saying so. */
   let pollsBeforeSkewSaid = -1;
 
-  beforeAll(async () => {
-    ns = await createNamespace("e2e-real-base");
-    dev = await startPeprDev(DEV_ENV);
+  /** The fleet with the real Arklet's habits, each VNode Ready and schedulable. */
+  async function startBases(): Promise<void> {
     // the real habits are the fake base's defaults; the skew jar's manifest is set here
     bases = await startFleet(
       BASES,
@@ -96,8 +95,11 @@ describe("bases as messy as real ones", () => {
         return ready && !(n.spec?.taints ?? []).some(t => t.key === TAINT_NOT_READY);
       });
     }
+  }
+
+  /** The idle pods, and alpha, beta and skew, whose jars say something else than their pods. */
+  async function createPods(idle: string[]): Promise<void> {
     const host = (i: number) => bases[i % BASES].opts.hostName;
-    const idle = Array.from({ length: IDLE_PODS }, (_, i) => `idle-${i}`);
     await Promise.all(
       idle.map((n, i) =>
         K8s(kind.Pod).Create(
@@ -115,7 +117,9 @@ describe("bases as messy as real ones", () => {
     await K8s(kind.Pod).Create(
       modulePod(ns, { name: "skew", image: SKEW_JAR, version: "2.0.0", host: host(0) }),
     );
+  }
 
+  async function waitForMismatches(idle: string[]): Promise<void> {
     await waitFor("skew says its version differs", async () => {
       if (waiting(await getPod(ns, "skew"))?.reason !== VERSION_MISMATCH) return false;
       const seen = Date.now();
@@ -133,8 +137,10 @@ describe("bases as messy as real ones", () => {
       async () => (await Promise.all(idle.map(n => getPod(ns, n)))).every(isReady),
       120_000,
     );
-    await sleep(5000); // the Events and status writes of the setup land before the window opens
+  }
 
+  /** The apiserver's request counts and the bases' request logs over an idle window. */
+  async function measureIdleWindow(): Promise<void> {
     const before = requests(parseProm(await apiserverMetrics()));
     const logStart = bases.map(b => b.log.length);
     await sleep(WINDOW_MS);
@@ -151,6 +157,17 @@ describe("bases as messy as real ones", () => {
         `${JSON.stringify(Object.fromEntries(writes))}; our Lease, Node status and pod status ` +
         `PATCHes per base per minute: ${perBaseMinute}\n`,
     );
+  }
+
+  beforeAll(async () => {
+    ns = await createNamespace("e2e-real-base");
+    dev = await startPeprDev(DEV_ENV);
+    await startBases();
+    const idle = Array.from({ length: IDLE_PODS }, (_, i) => `idle-${i}`);
+    await createPods(idle);
+    await waitForMismatches(idle);
+    await sleep(5000); // the Events and status writes of the setup land before the window opens
+    await measureIdleWindow();
   }, 600_000);
 
   afterAll(() => tearDownSuite(bases, dev, [ns]));

@@ -5,6 +5,7 @@
 // kept-alive connections is reused, and only the headers are re-read now and then (a rotated
 // ServiceAccount token).
 import { Agent, request } from "undici";
+import { ApiError, isNotFound } from "../errors";
 import { KubeConfig } from "@kubernetes/client-node";
 import { k8sCfg } from "kubernetes-fluent-client/dist/fluent/utils.js";
 import type { FetchMethods } from "kubernetes-fluent-client/dist/fluent/shared-types.js";
@@ -73,8 +74,8 @@ export const APPLY_PATCH = "application/apply-patch+yaml";
 export const APPLY_QUERY = "fieldManager=pepr&fieldValidation=Strict&force=true";
 
 /**
- * One API request on the shared connections. Errors are thrown like kubernetes-fluent-client
- * throws them ({ status, statusText, data }), so errors.httpStatus and errText read both.
+ * One API request on the shared connections. An error status is thrown as an ApiError, which
+ * has the shape kubernetes-fluent-client throws, so isNotFound/isConflict and errText read both.
  */
 export async function apiRequest<T = unknown>(
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
@@ -105,7 +106,7 @@ export async function apiRequest<T = unknown>(
   const data = parse(text);
   if (res.statusCode >= 300) {
     const reason = (data as { reason?: string } | undefined)?.reason ?? "";
-    throw { status: res.statusCode, statusText: reason, data };
+    throw new ApiError(res.statusCode, reason, data);
   }
   return data as T;
 }
@@ -128,7 +129,7 @@ export async function getIfPresent<T>(path: string): Promise<T | undefined> {
   try {
     return await apiRequest<T>("GET", path);
   } catch (err) {
-    if ((err as { status?: number }).status !== 404) throw err;
+    if (!isNotFound(err)) throw err;
     return undefined;
   }
 }
@@ -138,7 +139,7 @@ export async function deleteIfPresent(path: string, body?: unknown): Promise<voi
   try {
     await apiRequest("DELETE", path, body);
   } catch (err) {
-    if ((err as { status?: number }).status !== 404) throw err;
+    if (!isNotFound(err)) throw err;
   }
 }
 

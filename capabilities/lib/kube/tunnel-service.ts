@@ -2,7 +2,7 @@
 // Service is missing (`npx pepr deploy`). An existing Service is never touched: dist/ and Helm
 // own theirs, and a platform team may have changed its type. Without the Deployment (`pepr
 // dev`, `npm run replica`) there is nothing to own the Service, so nothing is made.
-import { errText, httpStatus } from "../errors";
+import { errText, isConflict } from "../errors";
 import type { Logger } from "../logger";
 import { MODULE_NAMESPACE } from "../contract";
 import { Owner, TUNNEL_SERVICE, tunnelService, WATCHER_DEPLOYMENT } from "../tunnel/service";
@@ -32,7 +32,7 @@ export async function ensureTunnelService(
     return "created";
   } catch (err) {
     // every replica starts with this: one of them makes it
-    if (httpStatus(err) === 409) return "raced";
+    if (isConflict(err)) return "raced";
     throw err;
   }
 }

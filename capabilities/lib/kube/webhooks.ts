@@ -2,7 +2,7 @@
 // and `npx pepr deploy` apply Pepr's own, which would make every pod create in the cluster
 // depend on this controller. dist/ and the Helm chart are safe already; then this only reads.
 import cfg from "../../../package.json";
-import { errText, httpStatus } from "../errors";
+import { errText, isForbidden, isNotFound } from "../errors";
 import type { Logger } from "../logger";
 import { hardenWebhookConfig, needsHardening, WebhookConfiguration } from "../webhooks";
 import { apiRequest } from "./api";
@@ -37,7 +37,7 @@ export async function hardenOne(path: string, deps: HardenDeps): Promise<Outcome
   try {
     live = await deps.get(path);
   } catch (err) {
-    if (httpStatus(err) === 404) return "absent";
+    if (isNotFound(err)) return "absent";
     throw err;
   }
   if (!needsHardening(live)) return "already safe";
@@ -53,7 +53,7 @@ async function pass(paths: string[], deps: HardenDeps): Promise<Pass> {
     const kind = path.split("/").slice(-2)[0];
     out[kind] = await hardenOne(path, deps).catch(err => {
       // RBAC will not change while we retry: say so once, without retrying
-      if (httpStatus(err) === 403) throw err;
+      if (isForbidden(err)) throw err;
       return `error: ${errText(err)}`;
     });
   }

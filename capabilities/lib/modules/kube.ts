@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import { apiRequest, MERGE_PATCH } from "../kube/api";
-import { httpStatus } from "../errors";
+import { isConflict, isNotFound } from "../errors";
 
 export const EVENT_SOURCE = "koupleless-pepr";
 
@@ -55,7 +55,7 @@ export async function finalDelete(pod: V1Pod): Promise<void> {
   try {
     await apiRequest("DELETE", podPath(pod), body);
   } catch (err) {
-    if (httpStatus(err) !== 404 && httpStatus(err) !== 409) throw err;
+    if (!isNotFound(err) && !isConflict(err)) throw err;
   }
 }
 

@@ -2,7 +2,7 @@
 // makes those pods tell the truth about it. Level-triggered: every pass works from full state
 // (pods bound here, the base's biz list, our own install outcomes), so events, timers and a
 // restart all run the same code, and a crash loses nothing that the next pass does not redo.
-import { errText, httpStatus } from "../errors";
+import { errText, isNotFound } from "../errors";
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import { Config } from "../config";
 import { ArkletClient, ArkletUnreachable, BaseAddress } from "../arklet/client";
@@ -27,7 +27,7 @@ import {
   withStableTimes,
 } from "./status";
 import { installVerdict } from "./verify";
-import type { Logger } from "../logger";
+import { childOf, type Logger } from "../logger";
 import { Backoff, KeyedSerial, Semaphore, spreadInterval } from "../queue/primitives";
 import type { ShardStore } from "../queue/shard";
 import { failures as failureCount, queueDepth, readySeconds, retries } from "../metrics";
@@ -94,13 +94,9 @@ export class ModuleWorker {
   private mayAct: () => boolean;
 
   constructor(deps: WorkerDeps) {
-    ({
-      vnode: this.vnode,
-      base: this.base,
-      arklet: this.arklet,
-      cfg: this.cfg,
-      log: this.log,
-    } = deps);
+    ({ vnode: this.vnode, base: this.base, arklet: this.arklet, cfg: this.cfg } = deps);
+    // every line names its VNode
+    this.log = childOf(deps.log, { component: "modules", vnode: deps.vnode });
     this.shard = deps.shard;
     this.mayAct = deps.mayAct ?? (() => true);
     this.limit = new Semaphore(deps.cfg.maxParallelOps);
@@ -163,7 +159,7 @@ export class ModuleWorker {
     const done = Promise.allSettled([...this.inflight]).then(() => false);
     if (await Promise.race([done, late]))
       this.log.warn(
-        { vnode: this.vnode, operations: this.inflight.size },
+        { operations: this.inflight.size },
         "handing over with operations still running: the next owner's answers will be idempotent",
       );
     clearTimeout(timer);
@@ -207,7 +203,7 @@ export class ModuleWorker {
     this.flagged.add(uid);
     void this.onWire(work).catch(err => {
       this.flagged.delete(uid); // the next event tries again
-      const at = { vnode: this.vnode, pod: podKey(pod), err: errText(err) };
+      const at = { pod: podKey(pod), err: errText(err) };
       this.log.warn(at, "could not flag or delete a module pod admission never saw");
     });
   }
@@ -215,7 +211,7 @@ export class ModuleWorker {
   private unadmittedWork(pod: V1Pod, uid: string, why: string): Promise<void> | undefined {
     if (pod.metadata?.deletionTimestamp) return finalDelete(pod);
     if (this.flagged.has(uid) || !needsAdmissionFlag(pod)) return undefined;
-    this.log.warn({ vnode: this.vnode, pod: podKey(pod), why }, "module pod not admitted");
+    this.log.warn({ pod: podKey(pod), why }, "module pod not admitted");
     const conditions = withAdmissionCondition(pod, why, new Date());
     return writePodStatus(pod, { conditions }).then(() =>
       podEvent(pod, "Warning", NOT_ADMITTED_REASON, why),
@@ -230,10 +226,7 @@ export class ModuleWorker {
     for (const pod of pods.filter(needsForeignFlag)) {
       await writePodStatus(pod, { conditions: withForeignCondition(pod, this.vnode, new Date()) });
       await podEvent(pod, "Warning", FOREIGN_REASON, foreignMessage(this.vnode));
-      this.log.warn(
-        { vnode: this.vnode, pod: podKey(pod) },
-        "a pod without the module label is bound to this VNode",
-      );
+      this.log.warn({ pod: podKey(pod) }, "a pod without the module label is bound to this VNode");
     }
   }
 
@@ -242,7 +235,7 @@ export class ModuleWorker {
     if (!this.mayAct()) return;
     if (this.polls++ % FOREIGN_CHECK_EVERY === 0) {
       await this.checkForeignPods().catch(err =>
-        this.log.warn({ vnode: this.vnode, err: errText(err) }, "could not check for foreign pods"),
+        this.log.warn({ err: errText(err) }, "could not check for foreign pods"),
       );
     }
     try {
@@ -274,7 +267,7 @@ export class ModuleWorker {
     this.pending = setTimeout(() => {
       this.pending = undefined;
       this.reconcile().catch(err =>
-        this.log.error({ vnode: this.vnode, err: errText(err) }, "module reconcile failed"),
+        this.log.error({ err: errText(err) }, "module reconcile failed"),
       );
     }, delayMs);
   }
@@ -378,7 +371,7 @@ export class ModuleWorker {
     const hadFailed = this.failures.delete(key);
     this.backoff.reset(key);
     if (hadFailed) this.persist();
-    this.log.info({ vnode: this.vnode, biz: key }, "biz installed");
+    this.log.info({ biz: key }, "biz installed");
     for (const p of pods)
       void podEvent(p, "Normal", "Installed", `${key} is running on ${this.vnode}`);
   }
@@ -389,10 +382,7 @@ export class ModuleWorker {
     failureCount.inc({ operation: "installBiz", reason: f.reason });
     this.persist();
     retries.inc();
-    this.log.warn(
-      { vnode: this.vnode, biz: key, reason: f.reason, retryInMs: wait },
-      "biz install failed",
-    );
+    this.log.warn({ biz: key, reason: f.reason, retryInMs: wait }, "biz install failed");
     const [reason, message] = f.stray
       ? [f.reason, f.message] // no retry while the other biz stands (see strayStands)
       : [
@@ -421,7 +411,7 @@ export class ModuleWorker {
     void this.onWire(this.finishDeletion(pod, wanted))
       .catch(err => {
         this.log.warn(
-          { vnode: this.vnode, pod: podKey(pod), err: errText(err) },
+          { pod: podKey(pod), err: errText(err) },
           "pod deletion not finished; retrying",
         );
         this.kick(2000);
@@ -460,7 +450,7 @@ export class ModuleWorker {
         );
         if (!out.ok) throw new Error(`uninstall ${key}: ${out.reason}: ${out.message}`);
         this.bizzes.delete(key);
-        this.log.info({ vnode: this.vnode, biz: key }, "biz uninstalled");
+        this.log.info({ biz: key }, "biz uninstalled");
         if (pod)
           await podEvent(pod, "Normal", "Uninstalled", `${key} was uninstalled from ${this.vnode}`);
       }),
@@ -497,14 +487,9 @@ export class ModuleWorker {
     if (due > 0) return this.kick(due);
     const [bizName, bizVersion] = key.split(":");
     this.busy.add(key);
-    this.log.info({ vnode: this.vnode, biz: key }, "no pod wants this biz: uninstalling it");
+    this.log.info({ biz: key }, "no pod wants this biz: uninstalling it");
     void this.onWire(this.uninstall({ bizName, bizVersion, bizUrl: "" }))
-      .catch(err =>
-        this.log.warn(
-          { vnode: this.vnode, biz: key, err: errText(err) },
-          "orphan uninstall failed",
-        ),
-      )
+      .catch(err => this.log.warn({ biz: key, err: errText(err) }, "orphan uninstall failed"))
       .finally(() => {
         this.busy.delete(key);
         this.orphanSince.delete(key);
@@ -551,7 +536,7 @@ export class ModuleWorker {
       this.observeReady(key, status);
     } catch (err) {
       this.written.delete(key);
-      if (httpStatus(err) !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 }

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { applyObject, apiRequest, deleteIfPresent, paths } from "../kube/api";
 import { COMPONENT_VNODE_SHARD, LABEL_COMPONENT, LABEL_ENV } from "../contract";
 import type { InstallFailure } from "../modules/status";
-import { errText, httpStatus } from "../errors";
+import { errText, isConflict, isNotFound } from "../errors";
 import type { Logger } from "../logger";
 
 interface ShardRecord {
@@ -70,7 +70,7 @@ export class ShardStore {
       this.rv = rec.metadata?.resourceVersion;
       return decodeShard(rec.data);
     } catch (err) {
-      if (httpStatus(err) !== 404)
+      if (!isNotFound(err))
         this.opts.log.warn(
           { vnode: this.vnode, err: errText(err) },
           "could not read the queue shard",
@@ -118,7 +118,7 @@ export class ShardStore {
     try {
       await this.write(state);
     } catch (err) {
-      if (httpStatus(err) !== 409) throw err;
+      if (!isConflict(err)) throw err;
       await this.load(); // someone else wrote (a previous owner): take its version and write ours
       if (!this.deleted) await this.write(state);
     }

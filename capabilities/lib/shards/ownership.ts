@@ -14,7 +14,7 @@ import {
   NODE_LEASE_NAMESPACE,
   REPLICA_LEASE_PREFIX,
 } from "../contract";
-import { errText, httpStatus } from "../errors";
+import { errText, httpStatus, isConflict, isNotFound } from "../errors";
 import {
   API_CONNECTIONS,
   apiRequest,
@@ -56,7 +56,7 @@ function leasePatch(name: string, ops: unknown[]): Promise<unknown> {
 }
 
 /** 409 and 422 are how the apiserver says a guarded write lost a race. */
-const lostRace = (err: unknown) => [409, 422].includes(httpStatus(err) ?? 0);
+const lostRace = (err: unknown) => isConflict(err) || httpStatus(err) === 422;
 
 export class ShardOwnership {
   /** Owned VNodes and the time until which we may act on each. */
@@ -138,7 +138,7 @@ export class ShardOwnership {
         },
       });
     } catch (err) {
-      if (httpStatus(err) === 409) return; // another replica made it first
+      if (isConflict(err)) return; // another replica made it first
       throw err;
     }
     if (mine) this.took(name, node, Date.now());
@@ -213,7 +213,7 @@ export class ShardOwnership {
     try {
       await leasePatch(name, patch);
     } catch (err) {
-      if (lostRace(err) || httpStatus(err) === 404) return; // someone else was faster
+      if (lostRace(err) || isNotFound(err)) return; // someone else was faster
       throw err;
     }
     if (prev !== this.me) {
@@ -254,7 +254,7 @@ export class ShardOwnership {
       releases.inc();
       this.log.info({ vnode: name }, "released VNode to a peer");
     } catch (err) {
-      if (!lostRace(err) && httpStatus(err) !== 404) throw err;
+      if (!lostRace(err) && !isNotFound(err)) throw err;
     } finally {
       this.releasing.delete(name);
       ownedVNodes.set(this.held.size);
@@ -292,7 +292,7 @@ export class ShardOwnership {
 
   private async renewFailed(name: string, err: unknown): Promise<void> {
     const outOfTime = (this.held.get(name) ?? 0) <= Date.now();
-    if (lostRace(err) || httpStatus(err) === 404 || outOfTime) {
+    if (lostRace(err) || isNotFound(err) || outOfTime) {
       this.log.warn(
         { vnode: name, err: errText(err) },
         "lost the VNode's Lease: stopping its work",
