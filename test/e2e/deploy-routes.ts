@@ -1,5 +1,5 @@
 // The three ways a platform team installs the module (`npx pepr deploy`, the dist/ manifest, the
-// Helm chart), each as the README's deploy section gives the commands, and what every route must
+// Helm chart), each as docs/deploy.md gives the commands, and what every route must
 // leave behind once uninstalled (nothing). Used by deploy.e2e.test.ts.
 import { execFileSync, spawn } from "node:child_process";
 import { networkInterfaces } from "node:os";
@@ -74,14 +74,14 @@ async function waitRollout(): Promise<void> {
   await run("kubectl", ["rollout", "status", "-n", NS, deployment, "--timeout=240s"]);
 }
 
-/** The README's uninstall for `npx pepr deploy` (Pepr 1.1.4 has no command for it). */
+/** The uninstall (docs/deploy.md) for `npx pepr deploy` (Pepr 1.1.4 has no command for it). */
 export const PEPR_UNINSTALL: string[][] = [
   ["delete", "mutatingwebhookconfiguration,validatingwebhookconfiguration", `pepr-${UUID}`],
   ["delete", "namespace", NS],
   ["delete", "clusterrole,clusterrolebinding", `pepr-${UUID}`],
 ];
 
-/** The README's two commands that remove the VNodes an uninstall leaves, and their Leases. */
+/** The two commands (docs/deploy.md) that remove the VNodes an uninstall leaves, and their Leases. */
 export const VNODE_CLEANUP: string[][] = [
   ["delete", "nodes", "-l", "virtual-kubelet.koupleless.io/component=vnode"],
   [
@@ -94,7 +94,7 @@ export const VNODE_CLEANUP: string[][] = [
   ],
 ];
 
-/** The README's Helm install for bases outside the cluster. */
+/** The Helm install (docs/deploy.md) for bases outside the cluster. */
 export const HELM_NODE_PORT_VALUES = [
   "--set",
   "tunnel.service.type=NodePort",
@@ -168,7 +168,7 @@ const names = async (args: string[]) =>
  * What an uninstall must have removed, by name: both webhook configurations, the ClusterRole
  * and its binding, the Roles in kube-node-lease, the module's namespace (and with it the
  * Deployments, Services, Secrets, ServiceAccount, store and membership Leases, PeprStores).
- * VNodes and their Leases are left (documented): the test removes them as the README says.
+ * VNodes and their Leases are left (documented): the test removes them as docs/deploy.md says.
  */
 export async function leftovers(): Promise<string[]> {
   const ours = (n: string) => n.includes(`pepr-${UUID}`);

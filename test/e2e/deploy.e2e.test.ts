@@ -318,7 +318,7 @@ function routeSuite(route: () => Route, node: () => NodeInfo | undefined) {
     await Promise.all(bases.map(b => b.stop(true)));
     await route().uninstall();
     expect(await leftovers()).toEqual([]);
-    // the VNodes stay (documented); the README's two commands remove them and their Leases
+    // the VNodes stay (documented); docs/deploy.md's two commands remove them and their Leases
     for (const args of VNODE_CLEANUP) expect((await kubectl(args)).code).toBe(0);
     for (const b of bases) {
       expect(

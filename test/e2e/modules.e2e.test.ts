@@ -355,7 +355,7 @@ describe("module lifecycle", () => {
     expect(events[0].message).toMatch(/type NotIn \[virtual-kubelet\]/);
     await K8s(kind.DaemonSet).InNamespace(ns).Delete("agent");
 
-    // the README's advice: the same DaemonSet with a node affinity on type NotIn [virtual-kubelet]
+    // the advice in docs/modules.md: the same DaemonSet with a node affinity on type NotIn [virtual-kubelet]
     await K8s(kind.DaemonSet).Apply({
       metadata: { name: "polite", namespace: ns },
       spec: {

@@ -1,19 +1,17 @@
-// The README's contract table must match contract.ts: same constants, same values.
+// The contract table (docs/contract.md) must match contract.ts: same constants, same values.
 import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as contract from "./contract";
 
-const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
-const start = readme.indexOf("## The contract");
-const section = readme.slice(start, readme.indexOf("\n## ", start + 5));
+const section = readFileSync(join(__dirname, "..", "..", "docs", "contract.md"), "utf8");
 const rows = [...section.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*`([^`]*)`\s*\|/gm)].map(m => ({
   name: m[1],
   value: m[2],
 }));
 const inCode = Object.entries(contract).filter(([, v]) => typeof v !== "function");
 
-describe("README contract table", () => {
+describe("docs/contract.md table", () => {
   it("lists exactly the constants of contract.ts", () => {
     expect(rows.length).toBeGreaterThan(30);
     expect(rows.map(r => r.name).sort()).toEqual(inCode.map(([k]) => k).sort());

@@ -1,15 +1,15 @@
-// The README's deploy commands are the ones test/e2e/deploy.e2e.test.ts runs.
+// The deploy page's commands (docs/deploy.md) are the ones test/e2e/deploy.e2e.test.ts runs.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { HELM_NODE_PORT_VALUES, PEPR_UNINSTALL, VNODE_CLEANUP } from "../../test/e2e/deploy-routes";
 
 // shell continuation lines joined, spaces collapsed
-const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8")
+const readme = readFileSync(join(__dirname, "..", "..", "docs", "deploy.md"), "utf8")
   .replace(/\\\n\s*/g, " ")
   .replace(/[ \t]+/g, " ");
 
-describe("README deploy commands", () => {
+describe("docs/deploy.md commands", () => {
   it.each([...PEPR_UNINSTALL, ...VNODE_CLEANUP].map(a => [`kubectl ${a.join(" ")}`]))(
     "%s",
     command => expect(readme).toContain(command),
