@@ -6,7 +6,12 @@ import { COMPONENT_MODULE, LABEL_COMPONENT } from "../lib/contract";
 import { isModulePod } from "../lib/modules/biz";
 import { keepMutatedAnnotation, mutateModulePod } from "./mutate";
 import { denyMessage, newProblems } from "../lib/admission/messages";
-import { moduleLabelProblems, validateForeignPod, validateModulePod } from "./validate";
+import {
+  moduleLabelProblems,
+  moduleWarnings,
+  validateForeignPod,
+  validateModulePod,
+} from "./validate";
 
 export const ModuleAdmission = new Capability({
   name: "module-admission",
@@ -27,14 +32,24 @@ function mutateModule(req: PeprMutateRequest<a.Pod>): void {
   req.Raw.spec = pod.spec;
 }
 
-function verdict(req: PeprValidateRequest<a.Pod>, check: (pod: V1Pod) => string[]) {
+function verdict(
+  req: PeprValidateRequest<a.Pod>,
+  check: (pod: V1Pod) => string[],
+  warn: (pod: V1Pod) => string[] = () => [],
+) {
   const old = req.OldResource as V1Pod | undefined;
   const problems = [...moduleLabelProblems(req.Raw, old), ...newProblems(check, req.Raw, old)];
-  return problems.length ? req.Deny(denyMessage(problems)) : req.Approve();
+  if (problems.length) return req.Deny(denyMessage(problems));
+  const warnings = newProblems(warn, req.Raw, old);
+  return warnings.length ? req.Approve(warnings) : req.Approve();
 }
 
 function validateModule(req: PeprValidateRequest<a.Pod>) {
-  return verdict(req, pod => validateModulePod(pod, config()));
+  return verdict(
+    req,
+    pod => validateModulePod(pod, config()),
+    pod => moduleWarnings(pod, config()),
+  );
 }
 
 // Also judges a module pod losing its label: Pepr's label filter reads the new object only.

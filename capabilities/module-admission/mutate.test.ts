@@ -89,9 +89,12 @@ const cases: Case[] = [
     want: { tolerations: [NR(600), VN, ENV_T, UR(30)] },
   },
   {
-    name: "same key with another value (other env) is kept and ours added",
+    name: "another env chosen by toleration is kept: ours not added, the affinity asks for it",
     given: { tolerations: [{ ...ENV_T, value: "prod" }] },
-    want: { tolerations: [{ ...ENV_T, value: "prod" }, VN, ENV_T, NR(30), UR(30)] },
+    want: {
+      tolerations: [{ ...ENV_T, value: "prod" }, VN, NR(30), UR(30)],
+      terms: [{ matchExpressions: [VNODE_REQS[0], inValues(LABEL_ENV, "prod")] }],
+    },
   },
   {
     name: "Exists on the virtual-node key counts as that toleration",

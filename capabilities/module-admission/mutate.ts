@@ -11,7 +11,7 @@ import {
   withSpreadAntiAffinity,
 } from "../lib/admission/affinity";
 import { bizVersion } from "../lib/modules/biz";
-import { withFailoverTolerations, withVNodeTolerations } from "./tolerations";
+import { otherEnvsChosen, withFailoverTolerations, withVNodeTolerations } from "./tolerations";
 
 export interface Mutation {
   pod: V1Pod;
@@ -23,6 +23,12 @@ type Step = (pod: V1Pod, cfg: Config) => V1Pod;
 
 // A label value: at most 63 characters, alphanumerics with '-', '_' or '.' inside.
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** The node environments the pod runs in: ours, unless it chose others by toleration. */
+function targetEnvs(pod: V1Pod, env: string): string[] {
+  const others = otherEnvsChosen(pod.spec?.tolerations, env);
+  return others.length ? others : [env];
+}
 
 const vnodeTolerationsStep: Step = (pod, cfg) => ({
   ...pod,
@@ -43,7 +49,7 @@ const nodeAffinityStep: Step = (pod, cfg) => ({
     ...pod.spec!,
     affinity: withRequiredNodeAffinity(
       pod.spec?.affinity,
-      vnodeRequirements(pod.metadata, cfg.env),
+      vnodeRequirements(pod.metadata, targetEnvs(pod, cfg.env)),
     ),
   },
 });

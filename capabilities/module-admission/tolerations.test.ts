@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@jest/globals";
 import type { V1Toleration } from "@kubernetes/client-node";
-import { TAINT_NOT_READY, TAINT_UNREACHABLE } from "../lib/contract";
+import { TAINT_NODE_ENV, TAINT_NOT_READY, TAINT_UNREACHABLE } from "../lib/contract";
 import {
   DEFAULT_TOLERATION_SECONDS,
   failoverToleration,
+  otherEnvsChosen,
   tolerates,
   vnodeTolerations,
   withFailoverTolerations,
@@ -12,15 +13,37 @@ import {
 
 const [vnode, env] = vnodeTolerations("dev");
 
+describe("otherEnvsChosen", () => {
+  const t = (value: string, operator = "Equal") => ({ key: TAINT_NODE_ENV, operator, value });
+  it.each([
+    ["none", undefined, []],
+    ["ours", [t("dev")], []],
+    ["another", [t("test")], ["test"]],
+    ["two others", [t("test"), t("prod"), t("test")], ["test", "prod"]],
+    ["another and ours", [t("test"), t("dev")], []],
+    ["Exists: any env, ours included", [t("", "Exists")], []],
+  ])("%s", (_name, given, want) => expect(otherEnvsChosen(given, "dev")).toEqual(want));
+});
+
 describe("withVNodeTolerations", () => {
   const cases: Array<{ name: string; given: V1Toleration[] | undefined; added: V1Toleration[] }> = [
     { name: "no tolerations at all", given: undefined, added: [vnode, env] },
     { name: "an empty list", given: [], added: [vnode, env] },
     { name: "both already present", given: [vnode, env], added: [] },
     {
-      name: "same key with another value (other env)",
+      name: "another env chosen (node-env=prod): kept, ours not added on top",
       given: [{ ...env, value: "prod" }],
-      added: [vnode, env],
+      added: [vnode],
+    },
+    {
+      name: "another env and ours both tolerated: nothing chosen against us",
+      given: [{ ...env, value: "prod" }, env],
+      added: [vnode],
+    },
+    {
+      name: "node-env with Exists tolerates every env",
+      given: [{ key: env.key, operator: "Exists", effect: "NoExecute" }],
+      added: [vnode],
     },
     {
       name: "Exists on the virtual-node key",

@@ -31,17 +31,32 @@ export function tolerates(have: V1Toleration, want: V1Toleration): boolean {
 }
 
 /**
- * Returns the pod's tolerations with the VNode tolerations appended where missing.
- * Never drops or rewrites what the user wrote; a second call is a no-op.
+ * The node environments a pod chose by tolerating `schedule.koupleless.io/node-env` with a value
+ * other than ours (upstream samples tolerate `test`). Empty when it chose none, or ours, or any
+ * (`Exists`): then it is ours to place.
+ */
+export function otherEnvsChosen(tolerations: V1Toleration[] | undefined, env: string): string[] {
+  const envTolerations = (tolerations ?? []).filter(t => t.key === TAINT_NODE_ENV);
+  const explicit = envTolerations.filter(t => t.operator !== "Exists" && t.value);
+  if (explicit.length === 0 || envTolerations.length !== explicit.length) return [];
+  const values = [...new Set(explicit.map(t => t.value as string))];
+  return values.includes(env) ? [] : values;
+}
+
+/**
+ * Returns the pod's tolerations with the VNode tolerations appended where missing. A pod that
+ * chose another node environment keeps that choice: ours is not added on top. Never drops or
+ * rewrites what the user wrote; a second call is a no-op.
  */
 export function withVNodeTolerations(
   existing: V1Toleration[] | undefined,
   env: string,
 ): V1Toleration[] {
   const current = existing ?? [];
-  const missing = vnodeTolerations(env).filter(
-    want => !current.some(have => tolerates(have, want)),
-  );
+  const own = otherEnvsChosen(current, env).length === 0;
+  const missing = vnodeTolerations(env)
+    .filter(want => own || want.key !== TAINT_NODE_ENV)
+    .filter(want => !current.some(have => tolerates(have, want)));
   return [...current, ...missing];
 }
 

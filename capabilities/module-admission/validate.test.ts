@@ -12,6 +12,7 @@ import {
   isVNodeName,
   MAX_BIZ_VERSION_LENGTH,
   moduleLabelProblems,
+  moduleWarnings,
   validateForeignPod,
   validateModulePod,
 } from "./validate";
@@ -301,5 +302,55 @@ describe("moduleLabelProblems", () => {
     expect(problems).toHaveLength(says.length ? 1 : 0);
     for (const s of says) expect(problems[0]).toContain(s);
     if (says.length) expect(problems[0]).toContain(`${LABEL_COMPONENT}=module`);
+  });
+});
+
+describe("moduleWarnings", () => {
+  const CFG_DEV = { ...CFG, env: "dev" };
+  const envT = (value: string) => ({
+    key: TAINT_NODE_ENV,
+    operator: "Equal",
+    value,
+    effect: "NoExecute",
+  });
+  const term = (...keys: string[]) => ({
+    matchExpressions: keys.map(key => ({ key, operator: "In", values: ["x"] })),
+  });
+  const required = (...terms: ReturnType<typeof term>[]) => ({
+    nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } },
+  });
+  it.each([
+    ["nothing to say", {}, []],
+    ["our env tolerated", { tolerations: [envT("dev")] }, []],
+    [
+      "another env chosen",
+      { tolerations: [envT("test")] },
+      [/node-env=test: this controller serves env "dev" only.*KOUPLELESS_ENV=test/],
+    ],
+    [
+      "a renamed key in nodeSelector",
+      { nodeSelector: { "vnode.koupleless.io/name": "base" } },
+      [/spec.nodeSelector\["vnode.koupleless.io\/name"\].*use base.koupleless.io\/name/],
+    ],
+    [
+      "a docs-only key in the required affinity",
+      { affinity: required(term("base.koupleless.io/name"), term("base.koupleless.io/stack")) },
+      [
+        /nodeSelectorTerms\[1\].matchExpressions\[0\] requires node label base.koupleless.io\/stack.*remove it/,
+      ],
+    ],
+    [
+      "current keys",
+      {
+        nodeSelector: { "base.koupleless.io/name": "base" },
+        affinity: required(term("base.koupleless.io/version")),
+      },
+      [],
+    ],
+  ])("%s", (_name, spec, want) => {
+    const pod = modulePod({});
+    const got = moduleWarnings({ ...pod, spec: { ...pod.spec!, ...spec } } as V1Pod, CFG_DEV);
+    expect(got).toHaveLength(want.length);
+    want.forEach((re, i) => expect(got[i]).toMatch(re));
   });
 });

@@ -6,11 +6,13 @@ import {
   COMPONENT_MODULE,
   ENV_BIZ_VERSION,
   LABEL_COMPONENT,
+  TAINT_NODE_ENV,
   TAINT_VIRTUAL_NODE,
   VNODE_PREFIX,
 } from "../lib/contract";
 import { bizKey, bizVersionEnv, isModulePod } from "../lib/modules/biz";
 import { jarUrlProblem } from "./jar-url";
+import { otherEnvsChosen } from "./tolerations";
 
 /** Longest BIZ_VERSION accepted; longer ones are almost surely pasted by mistake. */
 export const MAX_BIZ_VERSION_LENGTH = 128;
@@ -125,4 +127,61 @@ export function moduleLabelProblems(pod: V1Pod, oldPod: V1Pod | undefined): stri
   return [
     `metadata.labels: ${MODULE_LABEL} cannot be removed from a module pod: delete the pod instead (its biz is uninstalled as it goes)`,
   ];
+}
+
+/**
+ * Node label keys of upstream docs and samples that no VNode carries: Koupleless's
+ * virtual-kubelet 0.3.5 renamed `vnode.koupleless.io/*` to `base.koupleless.io/*` and dropped
+ * the tunnel label; `base.koupleless.io/stack` exists only in the docs. Value: what to use.
+ */
+export const STALE_NODE_LABELS: Record<string, string | undefined> = {
+  "vnode.koupleless.io/name": "base.koupleless.io/name",
+  "vnode.koupleless.io/version": "base.koupleless.io/version",
+  "vnode.koupleless.io/cluster-name": "base.koupleless.io/cluster-name",
+  "vnode.koupleless.io/tunnel": undefined,
+  "base.koupleless.io/stack": undefined,
+};
+
+const REQUIRED_TERMS =
+  "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms";
+
+/** Where a pod requires node labels: its nodeSelector keys and its required affinity's keys. */
+function requiredNodeKeys(pod: V1Pod): { field: string; key: string }[] {
+  const selector = Object.keys(pod.spec?.nodeSelector ?? {}).map(key => ({
+    field: `spec.nodeSelector["${key}"]`,
+    key,
+  }));
+  const terms =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      ?.nodeSelectorTerms ?? [];
+  const affinity = terms.flatMap((t, i) =>
+    (t.matchExpressions ?? []).map((e, j) => ({
+      field: `${REQUIRED_TERMS}[${i}].matchExpressions[${j}]`,
+      key: e.key,
+    })),
+  );
+  return [...selector, ...affinity];
+}
+
+function staleKeyWarning(field: string, key: string): string {
+  const use = STALE_NODE_LABELS[key];
+  const fix = use ? `use ${use}` : "remove it";
+  return `${field} requires node label ${key}, which no VNode carries (upstream renamed or dropped it): the pod stays Pending; ${fix}`;
+}
+
+/**
+ * What will not work but is not refused, for kubectl to print (admission warnings): a chosen
+ * node environment this controller does not serve, and node labels no VNode carries.
+ */
+export function moduleWarnings(pod: V1Pod, cfg: Config): string[] {
+  const stale = requiredNodeKeys(pod)
+    .filter(r => r.key in STALE_NODE_LABELS)
+    .map(r => staleKeyWarning(r.field, r.key));
+  const others = otherEnvsChosen(pod.spec?.tolerations, cfg.env);
+  const env = others.length
+    ? [
+        `spec.tolerations choose ${TAINT_NODE_ENV}=${others.join("|")}: this controller serves env "${cfg.env}" only, so the pod waits for a controller with KOUPLELESS_ENV=${others[0]}; to run it here, tolerate ${TAINT_NODE_ENV}=${cfg.env} or leave that toleration out`,
+      ]
+    : [];
+  return [...env, ...stale];
 }

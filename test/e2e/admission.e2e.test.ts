@@ -327,6 +327,25 @@ describe("module pod admission (npm run dev)", () => {
     for (const s of says) expect(r.stderr).toContain(s);
   });
 
+  it("a pod that chose another node-env keeps it, and kubectl apply prints why it will wait", async () => {
+    // as the upstream docs' sample pod does: it tolerates schedule.koupleless.io/node-env=test
+    const pod = podManifest("env-test", {
+      containers: [moduleContainer()],
+      tolerations: [{ key: TAINT_NODE_ENV, operator: "Equal", value: "test", effect: "NoExecute" }],
+      nodeSelector: { "vnode.koupleless.io/name": "base" },
+    });
+    const r = await kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify(pod));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`Warning: spec.tolerations choose ${TAINT_NODE_ENV}=test`);
+    expect(r.stderr).toContain("use base.koupleless.io/name");
+    const got = await K8s(kind.Pod).InNamespace(ns).Get("env-test");
+    const envs = (got.spec?.tolerations ?? []).filter(t => t.key === TAINT_NODE_ENV);
+    expect(envs.map(t => t.value)).toEqual(["test"]); // ours was not added on top
+    const envReq = requiredTerms(got)[0].matchExpressions?.find(e => e.key === LABEL_ENV);
+    expect(envReq?.values).toEqual(["test"]);
+    await kubectl(["delete", "pod", "-n", ns, "env-test", "--grace-period=0", "--force"]);
+  });
+
   it("leaves a plain pod in the same namespace untouched", async () => {
     const plain = podManifest(
       "plain",

@@ -85,7 +85,9 @@ describe("vnodeRequirements", () => {
       want: [COMPONENT, ENV],
     },
   ];
-  it.each(cases)("$name", ({ meta, want }) => expect(vnodeRequirements(meta, "dev")).toEqual(want));
+  it.each(cases)("$name", ({ meta, want }) =>
+    expect(vnodeRequirements(meta, ["dev"])).toEqual(want),
+  );
 });
 
 describe("sameRequirement", () => {

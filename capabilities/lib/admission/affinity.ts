@@ -39,10 +39,10 @@ function inValues(key: string, values: string[]): V1NodeSelectorRequirement {
  * cluster name the pod asks for. They are read from labels and from annotations of the same
  * key, because a label value cannot hold a comma and "any of" needs one; both apply when set.
  */
-export function vnodeRequirements(meta: V1ObjectMeta | undefined, env: string) {
+export function vnodeRequirements(meta: V1ObjectMeta | undefined, envs: string[]) {
   const reqs: V1NodeSelectorRequirement[] = [
     inValues(LABEL_COMPONENT, [COMPONENT_VNODE]),
-    inValues(LABEL_ENV, [env]),
+    inValues(LABEL_ENV, envs),
   ];
   for (const key of BASE_SELECTOR_KEYS) {
     for (const source of [meta?.labels, meta?.annotations]) {
