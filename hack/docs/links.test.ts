@@ -67,4 +67,16 @@ describe("links between the README and docs/", () => {
       200,
     );
   });
+
+  it("the README's first module is the sample file the demo and the admission e2e apply", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const block = readme.slice(readme.indexOf("## First module")).match(/```yaml\n([\s\S]*?)```/);
+    const sample = readFileSync(
+      join(ROOT, "capabilities", "module-admission", "samples", "module-deployment.yaml"),
+      "utf8",
+    );
+    // the sample file's leading comment lines are not part of the README's copy
+    const body = sample.replace(/^(#.*\n)+/, "");
+    expect(block?.[1]).toBe(body);
+  });
 });
