@@ -49,7 +49,9 @@ const SAMPLES: Sample[] = [
   { file: "docs-design-pod.yaml", asIs: { warnings: [ENV_WARNING], pending: 1 }, ready: 1 },
   {
     file: "mc-module-daemonset.yaml",
-    asIs: { refused: ["`selector` does not match template `labels`"] },
+    asIs: {
+      refused: ["spec.template.metadata.labels", "`selector` does not match template `labels`"],
+    },
     ready: 3, // one per base
   },
   // a Deployment's pods are created by kube-controller-manager: the warnings go to its log
