@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// koupleless-pepr <command>: the package's own tools, written in TypeScript and run through
-// tsx (as the npm scripts do with `node --import tsx`), so there is nothing to build first.
+// koupleless-pepr <command>: the package's own tools, written in TypeScript. They run from
+// their JavaScript bundles (bin/*.cjs, made by the prepare script: hack/build/bin.ts), so an
+// installed package needs Node alone; a checkout without them falls back to tsx.
 "use strict";
+const { existsSync } = require("node:fs");
 const { join } = require("node:path");
 const { pathToFileURL } = require("node:url");
 
 const COMMANDS = {
-  status: "hack/status/cli.ts",
+  status: { bundle: "status.cjs", source: "hack/status/cli.ts" },
 };
 const USAGE = `usage: koupleless-pepr <command> [options]
 
@@ -21,14 +23,16 @@ async function main() {
     console.log(USAGE);
     return;
   }
-  const file = COMMANDS[command];
-  if (!file) {
+  const tool = COMMANDS[command];
+  if (!tool) {
     console.error(`koupleless-pepr: unknown command ${JSON.stringify(command)}\n${USAGE}`);
     process.exit(1);
   }
-  // registers tsx's loaders for every later import and require
+  const bundle = join(__dirname, tool.bundle);
+  if (existsSync(bundle)) return require(bundle).run(args);
+  // a checkout where `npm run prepare` has not run: tsx's loaders, for every later import
   await import("tsx");
-  const cli = await import(pathToFileURL(join(__dirname, "..", file)).href);
+  const cli = await import(pathToFileURL(join(__dirname, "..", tool.source)).href);
   (cli.run ?? cli.default.run)(args);
 }
 

@@ -93,3 +93,8 @@ export const ANNOTATION_BASE_ADDRESS = "koupleless-pepr.io/base-address";
  * base.koupleless.io/cluster-name values its module pods may be placed on.
  */
 export const ANNOTATION_ALLOWED_BASE_CLUSTERS = "koupleless-pepr.io/allowed-base-clusters";
+
+/** The labels of a VNode's Lease (contract §1.2). */
+export function leaseLabels(env: string): Record<string, string> {
+  return { [LABEL_ENV]: env, [LABEL_COMPONENT]: COMPONENT_VNODE_LEASE };
+}

@@ -1,12 +1,12 @@
 // Watcher-side services: the heartbeat tunnel and the VNode registry. They run only where
 // Pepr runs watches (the watcher pods, and `pepr dev`), never in admission pods or builds.
 import { errText } from "./errors";
-import type { Server } from "node:http";
 import type { V1Pod } from "@kubernetes/client-node";
 import { Config } from "./config";
 import type { Logger } from "./logger";
 import { VNodeRegistry } from "./vnode/registry";
-import { startTunnel } from "./tunnel/server";
+import { HttpTunnel } from "./tunnel/http";
+import type { Tunnel } from "./tunnel/seam";
 import { hardenWebhooksInBackground } from "./kube/webhooks";
 import { ensureTunnelServiceInBackground } from "./kube/tunnel-service";
 import { HeartbeatGate } from "./tunnel/gate";
@@ -23,7 +23,7 @@ export function onModulePod(pod: V1Pod, deleted: boolean): void {
 
 export interface Running {
   registry: VNodeRegistry;
-  tunnel: Server;
+  tunnel: Tunnel;
   /** Graceful: hands every owned VNode to a peer before closing. */
   stop(graceful?: boolean): Promise<void>;
 }
@@ -42,19 +42,20 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
     minIntervalMs: cfg.heartbeatMinIntervalMs,
     newBasesPerMinute: cfg.newBasesPerMinute,
   });
-  const registry = new VNodeRegistry(cfg, log, gate);
-  await registry.start(); // lists the VNodes, so the gate knows every bound identity first
-  const metrics = cfg.metricsPort ? await serveMetrics(cfg.metricsPort) : undefined;
-  const tunnel = await startTunnel({
+  const tunnel = new HttpTunnel({
     port: cfg.tunnelPort,
     env: cfg.env,
     baseAddress: cfg.baseAddress,
     allowed: allowedNetworks(cfg.baseCidrs),
     secret: cfg.heartbeatSecret,
     gate,
-    onHeartbeat: (status, activated) => registry.onHeartbeat(status, activated),
+    userAgent: `koupleless-pepr/${cfg.replicaId}`,
     onError: err => log.error({ err: errText(err) }, "heartbeat handling failed"),
   });
+  const registry = new VNodeRegistry(cfg, log, { commands: tunnel, gate });
+  await registry.start(); // lists the VNodes, so the gate knows every bound identity first
+  const metrics = cfg.metricsPort ? await serveMetrics(cfg.metricsPort) : undefined;
+  await tunnel.listen(registry);
   log.info(
     {
       port: cfg.tunnelPort,
@@ -70,9 +71,10 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
     tunnel,
     stop: async (graceful = true) => {
       current = undefined;
-      tunnel.close();
+      await tunnel.stopListening();
       metrics?.close();
-      await registry.stop(graceful);
+      await registry.stop(graceful); // a handover still talks to the bases
+      await tunnel.close();
     },
   };
   return current;

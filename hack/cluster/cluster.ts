@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { connect, createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { ensurePauseImage } from "../image/image";
 import {
   addServiceRoute,
@@ -26,9 +26,8 @@ import {
 } from "./node";
 import { makePki, Pki, pkiPaths } from "./pki";
 
-export const REPO_ROOT = resolve(__dirname, "..", "..");
-export const CLUSTER_DIR = process.env.KUBE_LOCAL_DIR ?? join(REPO_ROOT, ".cluster");
-export const KUBECONFIG_PATH = join(CLUSTER_DIR, "kubeconfig");
+import { CLUSTER_DIR, KUBECONFIG_PATH, REPO_ROOT } from "./paths";
+export { CLUSTER_DIR, KUBECONFIG_PATH, REPO_ROOT };
 const STATE_PATH = join(CLUSTER_DIR, "state.json");
 const BIN_NAME = "kube-local";
 

@@ -4,7 +4,7 @@
 // `node --import tsx hack/status/cli.ts [args]`.
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { KUBECONFIG_PATH } from "../cluster/cluster";
+import { KUBECONFIG_PATH } from "../cluster/paths";
 import {
   USAGE,
   describeApiError,

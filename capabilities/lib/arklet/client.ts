@@ -9,6 +9,13 @@ export interface BaseAddress {
   port: number;
 }
 
+/** The body of installBiz and uninstallBiz (contract §5). */
+export interface BizRequest {
+  bizName: string;
+  bizVersion: string;
+  bizUrl?: string;
+}
+
 export type ArkletCode = "SUCCESS" | "FAILED" | "CMD_NOT_FOUND" | "CMD_PROCESS_INTERNAL_ERROR";
 
 export interface ArkletEnvelope<T = unknown> {
@@ -82,13 +89,17 @@ export class ArkletClient {
     return this.call(base, "queryAllBiz", {}, timeoutMs);
   }
 
-  installBiz(base: BaseAddress, biz: object, timeoutMs: number): Promise<ArkletEnvelope<unknown>> {
+  installBiz(
+    base: BaseAddress,
+    biz: BizRequest,
+    timeoutMs: number,
+  ): Promise<ArkletEnvelope<unknown>> {
     return this.call(base, "installBiz", biz, timeoutMs);
   }
 
   uninstallBiz(
     base: BaseAddress,
-    biz: object,
+    biz: BizRequest,
     timeoutMs: number,
   ): Promise<ArkletEnvelope<unknown>> {
     return this.call(base, "uninstallBiz", biz, timeoutMs);

@@ -1,38 +1,37 @@
-// The worker's deletion path with its I/O faked: the Kubernetes writes are mocked, the Arklet
-// client is a stub that records calls. Timers are real but short (kick(0) passes).
-import { afterEach, describe, expect, it, jest } from "@jest/globals";
-import type { V1Pod } from "@kubernetes/client-node";
-import type { ArkletClient } from "../arklet/client";
+// The worker shell with its I/O faked: a base in memory behind the BaseCommands seam, and a
+// PodApi that records every status write, Event and final delete. Timers are real but short.
+import { afterEach, describe, expect, it } from "@jest/globals";
+import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
+import type { ArkletEnvelope, BizRequest, HealthData } from "../arklet/client";
 import { loadConfig } from "../config";
 import { ANNOTATION_MUTATED } from "../contract";
 import type { Logger } from "../logger";
-import { FinishedPods, ModuleWorker } from "./worker";
-import { finalDelete } from "./kube";
-
-jest.mock("./kube", () => ({
-  podEvent: jest.fn(async () => undefined),
-  finalDelete: jest.fn(async () => undefined),
-  writePodStatus: jest.fn(async () => undefined),
-  podsOnNode: jest.fn(async () => []),
-}));
+import type { BaseCommands } from "../tunnel/seam";
+import { PodIndex } from "./pod-index";
+import { ModuleWorker, PodApi } from "./worker";
 
 const VNODE = "vnode.base-a.dev";
+const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 
-function deletingPod(): V1Pod {
+function pod(
+  name: string,
+  biz = "biz1",
+  extra: { mutated?: boolean; deleting?: boolean } = {},
+): V1Pod {
   return {
     metadata: {
-      name: "biz1-abc",
+      name,
       namespace: "team-a",
-      uid: "uid-1",
-      annotations: { [ANNOTATION_MUTATED]: "" },
-      deletionTimestamp: new Date(Date.now() + 30_000),
+      uid: `uid-${name}`,
+      annotations: extra.mutated === false ? {} : { [ANNOTATION_MUTATED]: "" },
+      deletionTimestamp: extra.deleting ? new Date(Date.now() + 30_000) : undefined,
     },
     spec: {
       nodeName: VNODE,
       containers: [
         {
-          name: "biz1",
-          image: "https://repo.example.com/biz1.jar",
+          name: biz,
+          image: `https://repo.example.com/${biz}.jar`,
           env: [{ name: "BIZ_VERSION", value: "1.0.0" }],
         },
       ],
@@ -40,76 +39,210 @@ function deletingPod(): V1Pod {
   };
 }
 
-function stubArklet() {
-  const calls: string[] = [];
-  const envelope = (data?: unknown) => ({ code: "SUCCESS", data, baseIdentity: "base-a" });
-  const arklet = {
-    queryAllBiz: async () => {
-      calls.push("queryAllBiz");
-      return envelope([{ bizName: "biz1", bizVersion: "1.0.0", bizState: "activated" }]);
-    },
-    installBiz: async () => {
-      calls.push("installBiz");
-      return envelope();
-    },
-    uninstallBiz: async () => {
-      calls.push("uninstallBiz");
-      return envelope();
-    },
-  };
-  return { calls, arklet: arklet as unknown as ArkletClient };
+/** A base in memory: what it runs, every command it got, and installs told to fail. */
+class FakeBase implements BaseCommands {
+  running = new Set<string>();
+  calls: string[] = [];
+  failInstall = new Set<string>();
+
+  private ok(data?: unknown): ArkletEnvelope {
+    return { code: "SUCCESS", data, baseIdentity: "base-a" };
+  }
+
+  private infos() {
+    return [...this.running].map(k => {
+      const [bizName, bizVersion] = k.split(":");
+      return { bizName, bizVersion, bizState: "ACTIVATED" };
+    });
+  }
+
+  async health(): Promise<ArkletEnvelope<HealthData>> {
+    this.calls.push("health");
+    return { code: "SUCCESS", data: {} };
+  }
+
+  async queryAllBiz() {
+    this.calls.push("queryAllBiz");
+    return this.ok(this.infos());
+  }
+
+  async installBiz(_b: unknown, biz: BizRequest) {
+    const key = `${biz.bizName}:${biz.bizVersion}`;
+    this.calls.push(`installBiz ${key}`);
+    if (this.failInstall.has(key))
+      return {
+        code: "FAILED",
+        message: "boom",
+        data: { code: "INSTALL_FAILED", message: "no jar" },
+      } as ArkletEnvelope;
+    this.running.add(key);
+    return this.ok({ bizInfos: this.infos() });
+  }
+
+  async uninstallBiz(_b: unknown, biz: BizRequest) {
+    const key = `${biz.bizName}:${biz.bizVersion}`;
+    this.calls.push(`uninstallBiz ${key}`);
+    this.running.delete(key);
+    return this.ok();
+  }
+
+  count(call: string): number {
+    return this.calls.filter(c => c === call).length;
+  }
 }
 
-const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
-const settle = () => new Promise(r => setTimeout(r, 50));
+/** Records every Kubernetes call of the worker. */
+class FakePods implements PodApi {
+  statuses: Array<{ pod: string; status: V1PodStatus }> = [];
+  events: Array<{ pod: string; type: string; reason: string; message: string }> = [];
+  deleted: string[] = [];
 
-describe("ModuleWorker deletion", () => {
+  async writePodStatus(p: V1Pod, status: V1PodStatus) {
+    this.statuses.push({ pod: p.metadata?.name ?? "", status });
+  }
+  async podEvent(p: V1Pod, type: string, reason: string, message: string) {
+    this.events.push({ pod: p.metadata?.name ?? "", type, reason, message });
+  }
+  async finalDelete(p: V1Pod) {
+    this.deleted.push(p.metadata?.name ?? "");
+  }
+  async podsOnNode() {
+    return [];
+  }
+
+  reasons(name: string): string[] {
+    return this.events.filter(e => e.pod === name).map(e => e.reason);
+  }
+  ready(name: string): boolean {
+    const last = this.statuses.filter(s => s.pod === name).at(-1)?.status;
+    return (last?.conditions ?? []).some(c => c.type === "Ready" && c.status === "True");
+  }
+}
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await new Promise(r => setTimeout(r, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+const settle = () => new Promise(r => setTimeout(r, 100));
+
+describe("ModuleWorker (shell, faked I/O)", () => {
   let worker: ModuleWorker | undefined;
   afterEach(() => worker?.stop());
 
-  it("uninstalls once: a MODIFIED event arriving after the final delete does not start another", async () => {
-    const { calls, arklet } = stubArklet();
+  function setup(env: Record<string, string> = {}, mayAct = () => true) {
+    const base = new FakeBase();
+    const api = new FakePods();
+    const index = new PodIndex();
     worker = new ModuleWorker({
       vnode: VNODE,
-      base: () => ({ ip: "127.0.0.9", port: 1238 }),
-      arklet,
-      cfg: loadConfig({}),
+      base: () => ({ identity: "base-a", ip: "127.0.0.9", port: 1238 }),
+      commands: base,
+      index,
+      cfg: loadConfig(env),
       log: quiet as unknown as Logger,
+      api,
+      mayAct,
     });
-    await worker.poll(); // knows the biz list: biz1 is installed
-    const pod = deletingPod();
-    worker.onPod(pod, false);
-    for (let i = 0; i < 40 && jest.mocked(finalDelete).mock.calls.length === 0; i++) await settle();
-    expect(jest.mocked(finalDelete)).toHaveBeenCalledTimes(1);
-    // the watch still had an older MODIFIED event of the same pod in flight, handed over
-    // before and after its DELETED event
-    worker.onPod(pod, false);
-    worker.onPod(pod, true);
-    worker.onPod(pod, false);
-    await settle();
-    await settle();
-    expect(calls.filter(c => c === "uninstallBiz")).toHaveLength(1);
-    expect(jest.mocked(finalDelete)).toHaveBeenCalledTimes(1);
-  });
-});
+    const w = worker;
+    const event = (p: V1Pod, deleted = false) => {
+      if (index.apply(p, deleted)) w.onPod(p, deleted);
+    };
+    return { base, api, index, worker: w, event };
+  }
 
-describe("FinishedPods", () => {
-  const pod = (uid: string) => ({ metadata: { uid } }) as V1Pod;
-
-  it("swallows every later event of a finished pod, its DELETED event and stale ones after it", () => {
-    const f = new FinishedPods();
-    f.add(pod("a"), 0);
-    expect(f.lateEvent(pod("a"))).toBe(true);
-    expect(f.lateEvent(pod("b"))).toBe(false);
-    expect(f.lateEvent(pod("a"))).toBe(true); // its DELETED event
-    expect(f.lateEvent(pod("a"))).toBe(true); // an older MODIFIED event handed over after it
+  it("installs a biz once for two pods that want it, and both become Ready", async () => {
+    const { base, api, worker, event } = setup();
+    worker.start();
+    event(pod("p1"));
+    event(pod("p2"));
+    await eventually(() => api.ready("p1") && api.ready("p2"), "both pods Ready");
+    expect(base.count("installBiz biz1:1.0.0")).toBe(1);
+    expect(api.reasons("p1")).toContain("Installed");
+    expect(api.statuses.find(s => s.pod === "p1")?.status.podIP).toBe("127.0.0.9");
   });
 
-  it("forgets pods after ten minutes", () => {
-    const f = new FinishedPods();
-    f.add(pod("a"), 0);
-    f.add(pod("b"), 10 * 60_000 + 1);
-    expect(f.lateEvent(pod("a"))).toBe(false);
-    expect(f.lateEvent(pod("b"))).toBe(true);
+  it("shows a failed install on the pod and does not retry at once", async () => {
+    const { base, api, worker, event } = setup();
+    base.failInstall.add("biz1:1.0.0");
+    worker.start();
+    event(pod("p1"));
+    await eventually(() => api.reasons("p1").includes("InstallFailed"), "a Warning Event");
+    await settle();
+    const failed = api.events.find(e => e.reason === "InstallFailed");
+    expect(failed?.type).toBe("Warning");
+    expect(failed?.message).toMatch(/biz1:1.0.0: INSTALL_FAILED: no jar \(retry in \d+s\)/);
+    const shown = api.statuses.filter(s => s.pod === "p1").at(-1)?.status;
+    expect(shown?.containerStatuses?.[0].state?.waiting?.reason).toBe("INSTALL_FAILED");
+    expect(base.count("installBiz biz1:1.0.0")).toBe(1); // backoff: seconds, not a hot loop
+  });
+
+  it("uninstalls once and deletes a pod for good; late events of it change nothing", async () => {
+    const { base, api, worker, event } = setup();
+    base.running.add("biz1:1.0.0");
+    worker.start();
+    const gone = pod("p1", "biz1", { deleting: true });
+    event(gone);
+    await eventually(() => api.deleted.length === 1, "the final delete");
+    expect(base.count("uninstallBiz biz1:1.0.0")).toBe(1);
+    expect(api.reasons("p1")).toEqual(["Uninstalling", "Uninstalled"]);
+    // the watch still had older events of the same pod in flight, before and after DELETED
+    event(gone);
+    event(gone, true);
+    event(gone);
+    await settle();
+    expect(base.count("uninstallBiz biz1:1.0.0")).toBe(1);
+    expect(api.deleted).toEqual(["p1"]);
+  });
+
+  it("keeps a biz another live pod wants when one of its pods is deleted", async () => {
+    const { base, api, worker, event } = setup();
+    base.running.add("biz1:1.0.0");
+    worker.start();
+    event(pod("p2"));
+    event(pod("p1", "biz1", { deleting: true }));
+    await eventually(() => api.deleted.includes("p1"), "the final delete");
+    await settle();
+    expect(base.calls.filter(c => c.startsWith("uninstallBiz"))).toEqual([]);
+    expect(base.running.has("biz1:1.0.0")).toBe(true);
+  });
+
+  it("never installs a pod admission did not see: it flags it once", async () => {
+    const { base, api, worker, event } = setup();
+    worker.start();
+    event(pod("raw", "biz1", { mutated: false }));
+    event(pod("raw", "biz1", { mutated: false }));
+    await eventually(() => api.reasons("raw").includes("NotAdmitted"), "a Warning Event");
+    await settle();
+    expect(api.reasons("raw")).toEqual(["NotAdmitted"]);
+    expect(base.calls.filter(c => c.startsWith("installBiz"))).toEqual([]);
+  });
+
+  it("uninstalls a biz no pod wants once its grace is over", async () => {
+    const { base, worker } = setup({ KOUPLELESS_ORPHAN_GRACE_SECONDS: "1" });
+    base.running.add("stale:2.0");
+    worker.start();
+    await eventually(() => base.count("uninstallBiz stale:2.0") === 1, "the orphan uninstall");
+    expect(base.running.size).toBe(0);
+  });
+
+  it("does nothing on a base it may no longer act for", async () => {
+    const { base, api, worker, event } = setup({}, () => false);
+    base.running.add("stale:2.0");
+    worker.start();
+    event(pod("p1"));
+    await settle();
+    expect(base.calls).toEqual([]);
+    expect(api.statuses).toEqual([]);
+  });
+
+  it("starts with the pods the index already holds", async () => {
+    const { api, index, worker } = setup();
+    index.apply(pod("early"), false);
+    worker.start();
+    await eventually(() => api.ready("early"), "the early pod Ready");
   });
 });

@@ -2,14 +2,17 @@
 // makes those pods tell the truth about it. Level-triggered: every pass works from full state
 // (pods bound here, the base's biz list, our own install outcomes), so events, timers and a
 // restart all run the same code, and a crash loses nothing that the next pass does not redo.
-import { errText, isNotFound } from "../errors";
+// What a pass decides is pure (plan.ts); this shell keeps the timers, the concurrency and the
+// I/O, which come in through WorkerDeps so that tests can fake them.
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
-import { Config } from "../config";
-import { ArkletClient, ArkletUnreachable, BaseAddress } from "../arklet/client";
+import { ArkletUnreachable } from "../arklet/client";
 import { bizViews, installAnswer, uninstallOutcome } from "../arklet/outcome";
-import { BizSpec, bizzesOf, isModulePod, podKey, specKey } from "./biz";
-import { finalDelete, podEvent, podsOnNode, writePodStatus } from "./kube";
-import { FOREIGN_REASON, foreignMessage, needsForeignFlag, withForeignCondition } from "./foreign";
+import { Backoff, KeyedSerial, Semaphore, spreadInterval } from "../async/primitives";
+import { Config } from "../config";
+import { errText, isNotFound } from "../errors";
+import { childOf, type Logger } from "../logger";
+import { failures as failureCount, queueDepth, readySeconds, retries } from "../metrics";
+import type { BaseCommands, BaseRef } from "../tunnel/seam";
 import {
   admissionProblem,
   EXCLUDED_NAMESPACES,
@@ -17,44 +20,52 @@ import {
   NOT_ADMITTED_REASON,
   withAdmissionCondition,
 } from "./admitted";
+import { BizSpec, bizzesOf, isModulePod, podKey, specKey } from "./biz";
+import { FOREIGN_REASON, foreignMessage, needsForeignFlag, withForeignCondition } from "./foreign";
+import { finalDelete, podEvent, podsOnNode, writePodStatus } from "./kube";
 import {
-  BizView,
-  InstallFailure,
-  interimHoldMs,
-  podStatusFingerprint,
-  podStatusFor,
-  showsInstallFailure,
-  withStableTimes,
-} from "./status";
+  deleteKey,
+  INTERIM_STATUS_DELAY_MS,
+  isTerminating,
+  Pass,
+  planPass,
+  planStatus,
+} from "./plan";
+import type { PodIndex } from "./pod-index";
+import type { RetryStore } from "./retry-store";
+import { BizView, InstallFailure, withStableTimes } from "./status";
 import { installVerdict } from "./verify";
-import { childOf, type Logger } from "../logger";
-import { Backoff, KeyedSerial, Semaphore, spreadInterval } from "../queue/primitives";
-import type { ShardStore } from "../queue/shard";
-import { failures as failureCount, queueDepth, readySeconds, retries } from "../metrics";
 
 /** Foreign pods are rare and cost a LIST: look every few biz polls (once a minute by default). */
 const FOREIGN_CHECK_EVERY = 4;
-/** An install younger than this shows no interim status (see interimHoldMs) and no Installing Event. */
-const INTERIM_STATUS_DELAY_MS = 1000;
-const INSTALLED_STATES = new Set(["ACTIVATED", "RESOLVED", "DEACTIVATED", "BROKEN", "STOPPED"]);
+
+/** The Kubernetes calls of a worker (the real ones by default, fakes in tests). */
+export interface PodApi {
+  writePodStatus(pod: V1Pod, status: V1PodStatus): Promise<void>;
+  podEvent(pod: V1Pod, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
+  finalDelete(pod: V1Pod): Promise<void>;
+  podsOnNode(node: string): Promise<V1Pod[]>;
+}
+
+export const kubePods: PodApi = { writePodStatus, podEvent, finalDelete, podsOnNode };
 
 export interface WorkerDeps {
   vnode: string;
-  /** The base's current address (it may change with a heartbeat). */
-  base: () => BaseAddress;
-  arklet: ArkletClient;
+  /** Where commands reach the base now (its address may change with a heartbeat). */
+  base: () => BaseRef;
+  commands: BaseCommands;
+  /** The module pods of every node; this worker reads its own and finishes the ones it deletes. */
+  index: PodIndex;
   cfg: Config;
   log: Logger;
   /** Where install failures and backoff survive a restart or a handover. */
-  shard?: ShardStore;
+  store?: RetryStore;
   /** False when this replica may no longer talk to the base (its Lease is lost or stale). */
   mayAct?: () => boolean;
+  api?: PodApi;
 }
 
 export class ModuleWorker {
-  private pods = new Map<string, V1Pod>();
-  /** Pods this worker deleted for good, so that a late event cannot revive them. */
-  private finished = new FinishedPods();
   private bizzes = new Map<string, BizView>();
   private failures = new Map<string, InstallFailure>();
   private written = new Map<string, string>();
@@ -70,9 +81,9 @@ export class ModuleWorker {
   private pendingDue = 0;
   private stopPolling = (): void => undefined;
   private knownBizList = false;
-  /** The shard has been read (or there is none): failures and backoff are what they were. */
+  /** The retry store has been read (or there is none): failures and backoff are what they were. */
   private restored = false;
-  /** Failures read from the shard for bizzes no pod seen by this process has wanted yet. */
+  /** Failures read from the retry store for bizzes no pod seen by this process has wanted yet. */
   private unclaimed = new Set<string>();
   /** Bizzes the module pods bound here wanted at the last LIST (none yet: undefined). */
   private listedKeys?: Set<string>;
@@ -82,27 +93,32 @@ export class ModuleWorker {
   private boundAt = new Map<string, number>();
   /** Operations on the wire, so a handover can wait for them. */
   private inflight = new Set<Promise<unknown>>();
-  /** Pods admission never saw that are flagged (or deleted) already, by UID. */
+  /** Pods bound here that admission never saw, by UID: never installed. */
+  private unadmitted = new Set<string>();
+  /** Of those, the ones flagged (or deleted) already. */
   private flagged = new Set<string>();
 
   readonly vnode: string;
-  private base: () => BaseAddress;
-  private arklet: ArkletClient;
-  private cfg: Config;
   private log: Logger;
-  private shard?: ShardStore;
   private mayAct: () => boolean;
+  private api: PodApi;
 
-  constructor(deps: WorkerDeps) {
-    ({ vnode: this.vnode, base: this.base, arklet: this.arklet, cfg: this.cfg } = deps);
+  constructor(private deps: WorkerDeps) {
+    this.vnode = deps.vnode;
     // every line names its VNode
     this.log = childOf(deps.log, { component: "modules", vnode: deps.vnode });
-    this.shard = deps.shard;
     this.mayAct = deps.mayAct ?? (() => true);
+    this.api = deps.api ?? kubePods;
     this.limit = new Semaphore(deps.cfg.maxParallelOps);
   }
 
+  private get cfg(): Config {
+    return this.deps.cfg;
+  }
+
   start(): void {
+    // the pods bound here before this worker existed (a start, a takeover)
+    for (const pod of [...this.deps.index.on(this.vnode).values()]) this.onPod(pod, false);
     this.stopPolling = spreadInterval(() => void this.poll(), this.cfg.bizPollSeconds * 1000);
     void this.restore(); // in parallel: persistence never delays the first install
     void this.poll();
@@ -110,7 +126,7 @@ export class ModuleWorker {
 
   /** Takes over the failures and backoff a previous process saved for this VNode. */
   private async restore(): Promise<void> {
-    const saved = (await this.shard?.load()) ?? { failures: {}, backoff: {} };
+    const saved = (await this.deps.store?.load()) ?? { failures: {}, backoff: {} };
     for (const [key, f] of Object.entries(saved.failures)) {
       if (this.failures.has(key)) continue;
       this.failures.set(key, f);
@@ -118,31 +134,20 @@ export class ModuleWorker {
     }
     this.backoff.restore(saved.backoff);
     this.restored = true;
-    this.kick(0); // what waited for the shard (see waitsForShard)
-  }
-
-  /**
-   * Until the shard is read, a biz whose pod shows a failed install is not retried and a pod
-   * whose biz is missing gets no status: after a restart that would retry at once, undo a
-   * settled version mismatch, and flash BizInstalling. Fresh installs do not wait.
-   */
-  private waitsForShard(pod: V1Pod, key?: string): boolean {
-    if (this.restored) return false;
-    if (key) return showsInstallFailure(pod, key);
-    return bizzesOf(pod).some(b => !this.bizzes.has(specKey(b)) && !this.failures.has(specKey(b)));
+    this.kick(0); // what waited for the retry store
   }
 
   private persist(): void {
-    this.shard?.save({
+    this.deps.store?.save({
       failures: Object.fromEntries(this.failures),
       backoff: this.backoff.snapshot(),
     });
   }
 
-  /** Stops and deletes the persisted shard (the VNode is gone). */
+  /** Stops and deletes the persisted retry state (the VNode is gone). */
   async forget(): Promise<void> {
     this.stop();
-    await this.shard?.delete();
+    await this.deps.store?.delete();
   }
 
   stop(): void {
@@ -151,7 +156,7 @@ export class ModuleWorker {
     clearTimeout(this.pending);
   }
 
-  /** For a handover: start nothing new, let what is on the wire finish (bounded), save the shard. */
+  /** For a handover: start nothing new, let what is on the wire finish (bounded), save the retry state. */
   async drain(maxMs: number): Promise<void> {
     this.stop();
     let timer: NodeJS.Timeout | undefined;
@@ -163,7 +168,7 @@ export class ModuleWorker {
         "handing over with operations still running: the next owner's answers will be idempotent",
       );
     clearTimeout(timer);
-    await this.shard?.flushNow();
+    await this.deps.store?.flushNow();
   }
 
   /** Tracks an operation until it settles. */
@@ -173,19 +178,18 @@ export class ModuleWorker {
     return p;
   }
 
-  /** A module pod bound to this VNode changed (or is gone, when deleted is true). */
+  /** A module pod bound to this VNode changed (the index has it already), or is gone. */
   onPod(pod: V1Pod, deleted: boolean): void {
-    if (this.finished.lateEvent(pod)) return;
+    const uid = pod.metadata?.uid ?? podKey(pod);
     const why = admissionProblem(pod, EXCLUDED_NAMESPACES);
     if (why !== undefined) return this.refuseUnadmitted(pod, deleted, why);
+    this.unadmitted.delete(uid);
     const key = podKey(pod);
     if (deleted) {
-      this.pods.delete(key);
       this.written.delete(key);
       this.boundAt.delete(key);
-    } else {
-      this.pods.set(key, pod);
-      if (!this.boundAt.has(key) && !isReadyStatus(pod.status)) this.boundAt.set(key, Date.now());
+    } else if (!this.boundAt.has(key) && !isReadyStatus(pod.status)) {
+      this.boundAt.set(key, Date.now());
     }
     this.kick(0);
   }
@@ -196,8 +200,12 @@ export class ModuleWorker {
    */
   private refuseUnadmitted(pod: V1Pod, deleted: boolean, why: string): void {
     const uid = pod.metadata?.uid ?? podKey(pod);
-    if (this.pods.delete(podKey(pod))) this.kick(0); // it wanted a biz until now
-    if (deleted) return void this.flagged.delete(uid);
+    if (!this.unadmitted.has(uid)) this.kick(0); // it may have wanted a biz until now
+    this.unadmitted.add(uid);
+    if (deleted) {
+      this.unadmitted.delete(uid);
+      return void this.flagged.delete(uid);
+    }
     const work = !this.stopped && this.mayAct() ? this.unadmittedWork(pod, uid, why) : undefined;
     if (!work) return; // nothing left to do, or not ours to do (the next owner replays it)
     this.flagged.add(uid);
@@ -209,23 +217,24 @@ export class ModuleWorker {
   }
 
   private unadmittedWork(pod: V1Pod, uid: string, why: string): Promise<void> | undefined {
-    if (pod.metadata?.deletionTimestamp) return finalDelete(pod);
+    if (pod.metadata?.deletionTimestamp) return this.api.finalDelete(pod);
     if (this.flagged.has(uid) || !needsAdmissionFlag(pod)) return undefined;
     this.log.warn({ pod: podKey(pod), why }, "module pod not admitted");
     const conditions = withAdmissionCondition(pod, why, new Date());
-    return writePodStatus(pod, { conditions }).then(() =>
-      podEvent(pod, "Warning", NOT_ADMITTED_REASON, why),
-    );
+    return this.api
+      .writePodStatus(pod, { conditions })
+      .then(() => this.api.podEvent(pod, "Warning", NOT_ADMITTED_REASON, why));
   }
 
   /** Flags non-module pods bound here, once each (a LIST by field selector, every few polls). */
   private async checkForeignPods(): Promise<void> {
-    const pods = await podsOnNode(this.vnode);
+    const pods = await this.api.podsOnNode(this.vnode);
     const live = pods.filter(p => isModulePod(p) && !p.metadata?.deletionTimestamp);
     this.listedKeys = new Set(live.flatMap(p => bizzesOf(p).map(specKey)));
     for (const pod of pods.filter(needsForeignFlag)) {
-      await writePodStatus(pod, { conditions: withForeignCondition(pod, this.vnode, new Date()) });
-      await podEvent(pod, "Warning", FOREIGN_REASON, foreignMessage(this.vnode));
+      const conditions = withForeignCondition(pod, this.vnode, new Date());
+      await this.api.writePodStatus(pod, { conditions });
+      await this.api.podEvent(pod, "Warning", FOREIGN_REASON, foreignMessage(this.vnode));
       this.log.warn({ pod: podKey(pod) }, "a pod without the module label is bound to this VNode");
     }
   }
@@ -248,7 +257,7 @@ export class ModuleWorker {
 
   /** Reads the base's biz list; a biz whose records carry no time keeps the one we knew. */
   private async readBizList(): Promise<void> {
-    const env = await this.arklet.queryAllBiz(this.base(), this.cfg.arkletTimeoutMs);
+    const env = await this.deps.commands.queryAllBiz(this.deps.base(), this.cfg.arkletTimeoutMs);
     if (env.code !== "SUCCESS") return;
     this.bizzes = withStableTimes(bizViews(env.data), this.bizzes, Date.now());
     this.knownBizList = true;
@@ -272,61 +281,70 @@ export class ModuleWorker {
     }, delayMs);
   }
 
+  /** The admitted module pods bound here, terminating ones included. */
+  private pods(): V1Pod[] {
+    const all = [...this.deps.index.on(this.vnode).values()];
+    return all.filter(p => !this.unadmitted.has(p.metadata?.uid ?? podKey(p)));
+  }
+
   private live(): V1Pod[] {
-    return [...this.pods.values()].filter(p => !p.metadata?.deletionTimestamp);
+    return this.pods().filter(p => !isTerminating(p));
   }
 
-  private wanted(): Map<string, BizSpec> {
-    const out = new Map<string, BizSpec>();
-    for (const pod of this.live()) for (const b of bizzesOf(pod)) out.set(specKey(b), b);
-    return out;
-  }
-
-  private async reconcile(): Promise<void> {
+  /** One pass: plan from the whole state, then start what the plan says. */
+  async reconcile(): Promise<void> {
     if (!this.mayAct()) return this.kick(1000); // Lease being renewed or lost: look again soon
-    const wanted = this.wanted();
-    this.dropUnwantedFailures(wanted);
-    for (const [key, spec] of wanted) this.ensureInstalled(key, spec);
-    for (const pod of this.pods.values()) {
-      if (pod.metadata?.deletionTimestamp) this.startDeletion(pod, wanted);
-    }
-    this.collectOrphans(wanted);
+    const pods = this.pods();
+    const now = Date.now();
+    const pass = planPass({
+      now,
+      pods,
+      bizzes: this.bizzes,
+      knownBizList: this.knownBizList,
+      restored: this.restored,
+      failures: this.failures,
+      unclaimed: this.unclaimed,
+      listedKeys: this.listedKeys,
+      busy: this.busy,
+      retryInMs: key => this.backoff.waitMs(key, now),
+      orphanSince: this.orphanSince,
+      orphanGraceMs: this.cfg.orphanGraceSeconds * 1000,
+    });
+    this.apply(pass);
     queueDepth.set({ vnode: this.vnode }, this.limit.inUse + this.limit.queued);
-    await Promise.all(this.live().map(pod => this.syncStatus(pod)));
+    await Promise.all(pods.filter(p => !isTerminating(p)).map(pod => this.syncStatus(pod)));
   }
 
-  /** A failure of a biz no pod wants any more is history: forget it (and its backoff). */
-  private dropUnwantedFailures(wanted: Map<string, BizSpec>): void {
-    for (const k of wanted.keys()) this.unclaimed.delete(k);
-    // after a start the watch may not have brought every pod yet: a restored failure stays
-    // until a LIST of the pods bound here shows that none wants it
-    const pending = (k: string) => this.unclaimed.has(k) && (this.listedKeys?.has(k) ?? true);
-    const stale = [...this.failures.keys()].filter(k => !wanted.has(k) && !pending(k));
-    for (const k of stale) {
-      this.failures.delete(k);
-      this.unclaimed.delete(k);
-      this.backoff.reset(k);
+  private apply(pass: Pass): void {
+    for (const key of pass.claim) this.unclaimed.delete(key);
+    for (const key of pass.forget) {
+      this.failures.delete(key);
+      this.unclaimed.delete(key);
+      this.backoff.reset(key);
     }
-    if (stale.length > 0) this.persist();
+    if (pass.forget.length > 0) this.persist();
+    for (const { key, spec } of pass.install) this.startInstall(key, spec);
+    for (const pod of pass.finish) this.startDeletion(pod, pass.wanted);
+    this.orphanSince = pass.orphanSince;
+    for (const key of pass.orphans) this.startOrphanUninstall(key);
+    if (pass.againInMs !== undefined) this.kick(pass.againInMs);
   }
 
   // ---------- install ----------
 
-  private ensureInstalled(key: string, spec: BizSpec): void {
-    if (!this.knownBizList || this.busy.has(key) || this.bizzes.has(key)) return;
-    if (this.strayStands(key)) return; // the base would install the same other biz again
-    if (this.live().some(p => this.waitsForShard(p, key))) return;
-    const wait = this.backoff.waitMs(key, Date.now());
-    if (wait > 0) return this.kick(wait);
+  private startInstall(key: string, spec: BizSpec): void {
     this.busy.add(key);
     this.installingSince.set(key, Date.now());
-    void this.onWire(
-      this.serial.run(key, () => this.limit.run(() => this.install(key, spec))),
-    ).finally(() => {
-      this.busy.delete(key);
-      this.installingSince.delete(key);
-      this.kick(0);
-    });
+    const pods = this.live().filter(p => bizzesOf(p).some(b => specKey(b) === key));
+    void this.onWire(this.serial.run(key, () => this.limit.run(() => this.install(key, spec))))
+      .finally(() => {
+        this.busy.delete(key);
+        this.installingSince.delete(key);
+        this.kick(0);
+      })
+      // the answer shows on its pods at once, not one timer round later
+      .then(() => Promise.all(pods.map(p => this.syncStatus(p))))
+      .catch(err => this.log.warn({ biz: key, err: errText(err) }, "install step failed"));
   }
 
   private async install(key: string, spec: BizSpec): Promise<void> {
@@ -335,17 +353,12 @@ export class ModuleWorker {
     // for people, when an install is slow enough to watch: a fast one just says Installed
     // (one API write less per module); never awaited, so it never holds the install back
     const slow = setTimeout(() => {
-      for (const p of pods)
-        void podEvent(
-          p,
-          "Normal",
-          "Installing",
-          `installing ${key} from ${spec.bizUrl} on ${this.vnode}`,
-        );
+      const message = `installing ${key} from ${spec.bizUrl} on ${this.vnode}`;
+      for (const p of pods) void this.api.podEvent(p, "Normal", "Installing", message);
     }, INTERIM_STATUS_DELAY_MS);
     try {
       const answer = installAnswer(
-        await this.arklet.installBiz(this.base(), spec, this.cfg.installTimeoutMs),
+        await this.deps.commands.installBiz(this.deps.base(), spec, this.cfg.installTimeoutMs),
       );
       if (answer.kind === "installed") {
         const known = withStableTimes(answer.bizzes, this.bizzes, Date.now());
@@ -373,7 +386,7 @@ export class ModuleWorker {
     if (hadFailed) this.persist();
     this.log.info({ biz: key }, "biz installed");
     for (const p of pods)
-      void podEvent(p, "Normal", "Installed", `${key} is running on ${this.vnode}`);
+      void this.api.podEvent(p, "Normal", "Installed", `${key} is running on ${this.vnode}`);
   }
 
   private failed(key: string, pods: V1Pod[], f: InstallFailure, terminal: boolean): void {
@@ -384,43 +397,30 @@ export class ModuleWorker {
     retries.inc();
     this.log.warn({ biz: key, reason: f.reason, retryInMs: wait }, "biz install failed");
     const [reason, message] = f.stray
-      ? [f.reason, f.message] // no retry while the other biz stands (see strayStands)
+      ? [f.reason, f.message] // no retry while the other biz stands (see plan.ts)
       : [
           "InstallFailed",
           `${key}: ${f.reason}: ${f.message} (retry in ${Math.round(wait / 1000)}s)`,
         ];
-    for (const p of pods) void podEvent(p, "Warning", reason, message);
-  }
-
-  /**
-   * The pod's jar gave the base another biz than it asks for (its manifest won), and that
-   * biz is still there: installing again would only answer REPEAT_BIZ or install the same
-   * biz, so we wait until it goes (a base restart, an uninstall) or the pod does.
-   */
-  private strayStands(key: string): boolean {
-    const stray = this.failures.get(key)?.stray;
-    return stray !== undefined && this.bizzes.has(stray);
+    for (const p of pods) void this.api.podEvent(p, "Warning", reason, message);
   }
 
   // ---------- uninstall and deletion ----------
 
-  private startDeletion(pod: V1Pod, wanted: Map<string, BizSpec>): void {
-    const key = `delete:${podKey(pod)}`;
-    if (this.busy.has(key)) return;
+  private startDeletion(pod: V1Pod, wanted: ReadonlyMap<string, BizSpec>): void {
+    const key = deleteKey(pod);
     this.busy.add(key);
     void this.onWire(this.finishDeletion(pod, wanted))
       .catch(err => {
-        this.log.warn(
-          { pod: podKey(pod), err: errText(err) },
-          "pod deletion not finished; retrying",
-        );
+        const at = { pod: podKey(pod), err: errText(err) };
+        this.log.warn(at, "pod deletion not finished; retrying");
         this.kick(2000);
       })
       .finally(() => this.busy.delete(key));
   }
 
   /** Uninstalls what no other live pod here wants, then deletes the pod for good. */
-  private async finishDeletion(pod: V1Pod, wanted: Map<string, BizSpec>): Promise<void> {
+  private async finishDeletion(pod: V1Pod, wanted: ReadonlyMap<string, BizSpec>): Promise<void> {
     const mine = bizzesOf(pod).filter(b => !wanted.has(specKey(b)));
     const graceOver = Date.now() >= deletionDeadline(pod);
     try {
@@ -429,11 +429,10 @@ export class ModuleWorker {
       // a dead base must not hold the pod forever: after its grace, let it go; the orphan rule cleans up later
       if (!(err instanceof ArkletUnreachable) || !graceOver) throw err;
     }
-    await finalDelete(pod);
+    await this.api.finalDelete(pod);
     // gone: forget it now rather than on the watch's DELETED event, which may come late or never;
     // a MODIFIED event still on its way must not bring it back for a second uninstall
-    this.finished.add(pod, Date.now());
-    this.pods.delete(podKey(pod));
+    this.deps.index.finish(pod, Date.now());
     this.written.delete(podKey(pod));
     this.boundAt.delete(podKey(pod));
   }
@@ -443,48 +442,27 @@ export class ModuleWorker {
     return this.serial.run(key, () =>
       this.limit.run(async () => {
         if (this.stopped || !this.mayAct()) throw new Error(`not the owner of ${this.vnode} now`);
-        if (pod)
-          await podEvent(pod, "Normal", "Uninstalling", `uninstalling ${key} from ${this.vnode}`);
+        const from = `${key} from ${this.vnode}`;
+        if (pod) await this.api.podEvent(pod, "Normal", "Uninstalling", `uninstalling ${from}`);
         const out = uninstallOutcome(
-          await this.arklet.uninstallBiz(this.base(), b, this.cfg.installTimeoutMs),
+          await this.deps.commands.uninstallBiz(this.deps.base(), b, this.cfg.installTimeoutMs),
         );
         if (!out.ok) throw new Error(`uninstall ${key}: ${out.reason}: ${out.message}`);
         this.bizzes.delete(key);
         this.log.info({ biz: key }, "biz uninstalled");
         if (pod)
-          await podEvent(pod, "Normal", "Uninstalled", `${key} was uninstalled from ${this.vnode}`);
+          await this.api.podEvent(
+            pod,
+            "Normal",
+            "Uninstalled",
+            `${key} was uninstalled from ${this.vnode}`,
+          );
       }),
     );
   }
 
-  /** A biz no live pod wants: uninstalled after the grace period, if the rule is on. */
-  private collectOrphans(wanted: Map<string, BizSpec>): void {
-    const now = Date.now();
-    const terminating = new Set([...this.pods.values()].flatMap(p => bizzesOf(p).map(specKey)));
-    // A stray (another biz the pod's jar installed) stays while its pod lives and says why:
-    // uninstalling it would only lead to installing it again, a loop the user never sees.
-    // Once the pod is gone its failure is dropped, and the stray is an orphan like any other.
-    const claimed = new Set([...this.failures.values()].flatMap(f => f.stray ?? []));
-    for (const [key, view] of this.bizzes) {
-      if (
-        wanted.has(key) ||
-        terminating.has(key) ||
-        claimed.has(key) ||
-        !INSTALLED_STATES.has(view.state.toUpperCase())
-      ) {
-        this.orphanSince.delete(key);
-        continue;
-      }
-      this.handleOrphan(key, now);
-    }
-  }
-
-  private handleOrphan(key: string, now: number): void {
-    if (this.cfg.orphanGraceSeconds === 0 || this.busy.has(key)) return;
-    const since = this.orphanSince.get(key) ?? now;
-    this.orphanSince.set(key, since);
-    const due = since + this.cfg.orphanGraceSeconds * 1000 - now;
-    if (due > 0) return this.kick(due);
+  /** A biz no live pod wants, past its grace: uninstalled (see plan.ts). */
+  private startOrphanUninstall(key: string): void {
     const [bizName, bizVersion] = key.split(":");
     this.busy.add(key);
     this.log.info({ biz: key }, "no pod wants this biz: uninstalling it");
@@ -511,29 +489,30 @@ export class ModuleWorker {
    */
   private syncStatus(pod: V1Pod): Promise<void> {
     const key = podKey(pod);
-    return this.statusWrites.run(key, () => this.writeStatus(this.pods.get(key) ?? pod));
+    return this.statusWrites.run(key, () =>
+      this.writeStatus(this.deps.index.on(this.vnode).get(key) ?? pod),
+    );
   }
 
   private async writeStatus(pod: V1Pod): Promise<void> {
-    const keys = bizzesOf(pod).map(specKey);
-    // without the biz list only failures are known: a pod with other bizzes would say BizInstalling
-    if (!this.knownBizList && !keys.every(k => this.failures.has(k))) return;
-    if (this.waitsForShard(pod)) return;
-    const hold = interimHoldMs(keys, this.installingSince, Date.now(), INTERIM_STATUS_DELAY_MS);
-    if (hold > 0) return this.kick(hold);
-    const status = podStatusFor(pod, {
+    if (isTerminating(pod) || this.deps.index.isFinished(pod)) return;
+    const key = podKey(pod);
+    const step = planStatus(pod, {
+      now: Date.now(),
       bizzes: this.bizzes,
       failures: this.failures,
-      baseIP: this.base().ip,
-      now: new Date(),
+      knownBizList: this.knownBizList,
+      restored: this.restored,
+      installingSince: this.installingSince,
+      baseIP: this.deps.base().ip,
+      written: this.written.get(key),
     });
-    const key = podKey(pod);
-    const fp = podStatusFingerprint(status);
-    if (fp === (this.written.get(key) ?? podStatusFingerprint(pod.status))) return;
-    this.written.set(key, fp);
+    if (step.kind === "later") return this.kick(step.inMs);
+    if (step.kind === "none") return;
+    this.written.set(key, step.fingerprint);
     try {
-      await writePodStatus(pod, status);
-      this.observeReady(key, status);
+      await this.api.writePodStatus(pod, step.status);
+      this.observeReady(key, step.status);
     } catch (err) {
       this.written.delete(key);
       if (!isNotFound(err)) throw err;
@@ -548,29 +527,4 @@ function isReadyStatus(s: V1PodStatus | undefined): boolean {
 function deletionDeadline(pod: V1Pod): number {
   const ts = pod.metadata?.deletionTimestamp;
   return ts ? new Date(ts).getTime() : 0;
-}
-
-/** How long a pod we deleted is remembered: far longer than any watch delivers late. */
-const FINISHED_MEMORY_MS = 10 * 60_000;
-
-/** The UIDs of pods whose deletion this worker finished, for a bounded time. */
-export class FinishedPods {
-  private at = new Map<string, number>();
-
-  add(pod: V1Pod, now: number): void {
-    for (const [uid, t] of this.at) if (now - t > FINISHED_MEMORY_MS) this.at.delete(uid);
-    const uid = pod.metadata?.uid;
-    if (uid) this.at.set(uid, now);
-  }
-
-  /**
-   * True for an event of a pod we already deleted. Even its DELETED event is not its last word:
-   * Pepr hands watch events over asynchronously, so an older MODIFIED event can still come
-   * after it (seen with 3 replicas under a burst: a second uninstall 63-86 ms after the first).
-   * A UID is never reused, so the memory simply runs out after FINISHED_MEMORY_MS.
-   */
-  lateEvent(pod: V1Pod): boolean {
-    const uid = pod.metadata?.uid;
-    return uid !== undefined && this.at.has(uid);
-  }
 }

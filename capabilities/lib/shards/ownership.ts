@@ -12,6 +12,7 @@ import {
   LABEL_ENV,
   MODULE_NAMESPACE,
   NODE_LEASE_NAMESPACE,
+  leaseLabels,
   REPLICA_LEASE_PREFIX,
 } from "../contract";
 import { errText, httpStatus, isConflict, isNotFound } from "../errors";
@@ -23,9 +24,8 @@ import {
   JSON_PATCH,
   paths,
 } from "../kube/api";
-import { Semaphore } from "../queue/primitives";
+import { Semaphore } from "../async/primitives";
 import { Lease, microTime } from "../kinds";
-import { leaseLabels } from "../vnode/node";
 import type { Logger } from "../logger";
 import { acquirePatch, expired, fairShare, leaseView, planBalance } from "./plan";
 import { ownedVNodes, releases, renewFailures, takeovers } from "../metrics";

@@ -2,7 +2,7 @@
 // it on a goodbye), taken off the request path: a heartbeat is answered at once and its work
 // waits here. Only the newest item per identity is kept, a bounded number run at a time, and
 // a failed item is retried with backoff unless a newer heartbeat replaced it.
-import { Backoff } from "../queue/primitives";
+import { Backoff } from "../async/primitives";
 
 /** Retries of Node and Lease writes: soon at first, at most every 30 s while the API is down. */
 const INTAKE_BACKOFF = { transientMs: 500, terminalMs: 500, maxMs: 30_000 };

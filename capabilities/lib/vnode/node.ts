@@ -4,7 +4,6 @@ import type { V1Node, V1NodeCondition, V1NodeStatus } from "@kubernetes/client-n
 import {
   ANNOTATION_BASE_ADDRESS,
   COMPONENT_VNODE,
-  COMPONENT_VNODE_LEASE,
   LABEL_BASE_CLUSTER_NAME,
   LABEL_BASE_HOST_NAME,
   LABEL_BASE_NAME,
@@ -265,11 +264,11 @@ export function withTimes(
   return { ...desired, conditions };
 }
 
+/** One JSON-patch operation of metadataPatch. */
+export type MetadataOp = { op: "add"; path: string; value: unknown };
+
 /** JSON-patch ops that bring a Node's labels and annotations to what we want, touching nothing else. */
-export function metadataPatch(
-  current: V1Node,
-  want: V1Node,
-): Array<{ op: "add"; path: string; value: unknown }> {
+export function metadataPatch(current: V1Node, want: V1Node): MetadataOp[] {
   const esc = (k: string) => k.replace(/~/g, "~0").replace(/\//g, "~1");
   const stale = (have: Record<string, string> | undefined, need: Record<string, string>) =>
     Object.entries(need).filter(([k, v]) => have?.[k] !== v);
@@ -285,10 +284,6 @@ export function metadataPatch(
         ops.push({ op: "add", path: `/metadata/${field}/${esc(k)}`, value: v });
   }
   return ops;
-}
-
-export function leaseLabels(env: string): Record<string, string> {
-  return { [LABEL_ENV]: env, [LABEL_COMPONENT]: COMPONENT_VNODE_LEASE };
 }
 
 export const LEASE_NAMESPACE = NODE_LEASE_NAMESPACE;

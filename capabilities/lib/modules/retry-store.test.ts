@@ -1,15 +1,15 @@
 import { describe, expect, it } from "@jest/globals";
-import { decodeShard, encodeShard, shardName, ShardState } from "./shard";
-import { Backoff } from "./primitives";
+import { decodeRetryState, encodeRetryState, retryStoreName, RetryState } from "./retry-store";
+import { Backoff } from "../async/primitives";
 
-describe("queue shard encoding", () => {
-  const state: ShardState = {
+describe("retry state encoding", () => {
+  const state: RetryState = {
     failures: { "biz1:1.0": { reason: "CMD_PROCESS_INTERNAL_ERROR", message: "boom" } },
     backoff: { "biz1:1.0": { failures: 3, until: 12345 } },
   };
 
   it("round-trips", () => {
-    expect(decodeShard(encodeShard(state))).toEqual(state);
+    expect(decodeRetryState(encodeRetryState(state))).toEqual(state);
   });
 
   it.each([
@@ -17,12 +17,12 @@ describe("queue shard encoding", () => {
     ["another version", { version: "0", state: "{}" }],
     ["garbage", { version: "1", state: "{not json" }],
   ])("reads %s as empty", (_what, data) => {
-    expect(decodeShard(data)).toEqual({ failures: {}, backoff: {} });
+    expect(decodeRetryState(data)).toEqual({ failures: {}, backoff: {} });
   });
 
   it("names the object after the VNode, hashing names that would be too long", () => {
-    expect(shardName("vnode.10.0.0.1.dev")).toBe("koupleless-shard.vnode.10.0.0.1.dev");
-    const long = shardName(`vnode.${"a".repeat(250)}.dev`);
+    expect(retryStoreName("vnode.10.0.0.1.dev")).toBe("koupleless-shard.vnode.10.0.0.1.dev");
+    const long = retryStoreName(`vnode.${"a".repeat(250)}.dev`);
     expect(long.length).toBeLessThanOrEqual(253);
     expect(long).toMatch(/^koupleless-shard\.[0-9a-f]{40}$/);
   });

@@ -1,4 +1,4 @@
-// The persisted part of a VNode's operation queue: install failures and their backoff, so a
+// The retry state of a VNode's module worker: install failures and their backoff, so a
 // restarted or new owner keeps retrying a broken biz slowly instead of hot, and the pods keep
 // showing why. One PeprStore object per VNode in the module's namespace, written only by the
 // VNode's owner with resourceVersion preconditions, never through Pepr's Store API (its
@@ -7,39 +7,39 @@
 import { createHash } from "node:crypto";
 import { applyObject, apiRequest, deleteIfPresent, paths } from "../kube/api";
 import { COMPONENT_VNODE_SHARD, LABEL_COMPONENT, LABEL_ENV } from "../contract";
-import type { InstallFailure } from "../modules/status";
+import type { InstallFailure } from "./status";
 import { errText, isConflict, isNotFound } from "../errors";
 import type { Logger } from "../logger";
 
-interface ShardRecord {
+interface RetryRecord {
   metadata?: { resourceVersion?: string };
   data?: Record<string, string>;
 }
 
-export interface ShardState {
+export interface RetryState {
   failures: Record<string, InstallFailure>;
   backoff: Record<string, { failures: number; until: number }>;
 }
 
-export const SHARD_VERSION = "1";
+export const RETRY_STATE_VERSION = "1";
 
 /** The object name for a VNode's shard: readable, hashed when it would be too long. */
-export function shardName(vnode: string): string {
+export function retryStoreName(vnode: string): string {
   const name = `koupleless-shard.${vnode}`;
   if (name.length <= 253) return name;
   return `koupleless-shard.${createHash("sha256").update(vnode).digest("hex").slice(0, 40)}`;
 }
 
-export function encodeShard(state: ShardState): Record<string, string> {
-  return { version: SHARD_VERSION, state: JSON.stringify(state) };
+export function encodeRetryState(state: RetryState): Record<string, string> {
+  return { version: RETRY_STATE_VERSION, state: JSON.stringify(state) };
 }
 
 /** Decodes a stored shard; anything unreadable is treated as empty (it is only a cache of retries). */
-export function decodeShard(data: Record<string, string> | undefined): ShardState {
-  const empty: ShardState = { failures: {}, backoff: {} };
-  if (!data || data.version !== SHARD_VERSION) return empty;
+export function decodeRetryState(data: Record<string, string> | undefined): RetryState {
+  const empty: RetryState = { failures: {}, backoff: {} };
+  if (!data || data.version !== RETRY_STATE_VERSION) return empty;
   try {
-    const s = JSON.parse(data.state ?? "{}") as Partial<ShardState>;
+    const s = JSON.parse(data.state ?? "{}") as Partial<RetryState>;
     return { failures: s.failures ?? {}, backoff: s.backoff ?? {} };
   } catch {
     return empty;
@@ -48,9 +48,9 @@ export function decodeShard(data: Record<string, string> | undefined): ShardStat
 
 const WRITE_DELAY_MS = 250;
 
-export class ShardStore {
+export class RetryStore {
   private rv?: string;
-  private pending?: ShardState;
+  private pending?: RetryState;
   private timer?: NodeJS.Timeout;
   private writing = Promise.resolve();
   /** Set once the VNode is gone: no write may recreate the object after its deletion. */
@@ -61,26 +61,26 @@ export class ShardStore {
     private vnode: string,
     private opts: { namespace: string; env: string; log: Logger },
   ) {
-    this.name = shardName(vnode);
+    this.name = retryStoreName(vnode);
   }
 
-  async load(): Promise<ShardState> {
+  async load(): Promise<RetryState> {
     try {
-      const rec = await apiRequest<ShardRecord>("GET", this.path());
+      const rec = await apiRequest<RetryRecord>("GET", this.path());
       this.rv = rec.metadata?.resourceVersion;
-      return decodeShard(rec.data);
+      return decodeRetryState(rec.data);
     } catch (err) {
       if (!isNotFound(err))
         this.opts.log.warn(
           { vnode: this.vnode, err: errText(err) },
           "could not read the queue shard",
         );
-      return decodeShard(undefined);
+      return decodeRetryState(undefined);
     }
   }
 
   /** Saves soon, off the caller's path; bursts collapse into one write. */
-  save(state: ShardState): void {
+  save(state: RetryState): void {
     if (this.deleted) return;
     this.pending = state;
     if (this.timer) return;
@@ -124,8 +124,8 @@ export class ShardStore {
     }
   }
 
-  private async write(state: ShardState): Promise<void> {
-    const rec = await applyObject<ShardRecord>(this.path(), {
+  private async write(state: RetryState): Promise<void> {
+    const rec = await applyObject<RetryRecord>(this.path(), {
       apiVersion: "pepr.dev/v1",
       kind: "PeprStore",
       metadata: {
@@ -135,7 +135,7 @@ export class ShardStore {
         annotations: { "koupleless-pepr.io/vnode": this.vnode },
         ...(this.rv ? { resourceVersion: this.rv } : {}),
       },
-      data: encodeShard(state),
+      data: encodeRetryState(state),
     });
     this.rv = rec.metadata?.resourceVersion;
   }
