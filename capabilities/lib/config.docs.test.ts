@@ -6,14 +6,16 @@ import { loadConfig } from "./config";
 
 const root = join(__dirname, "..", "..");
 const section = readFileSync(join(root, "docs", "configuration.md"), "utf8");
-const rows = [...section.matchAll(/^\|\s*`(KOUPLELESS_[A-Z_]+)`\s*\|\s*([^|]+?)\s*\|/gm)].map(
-  m => ({
-    name: m[1],
-    def: m[2].trim(),
-  }),
-);
+// ours, and ModuleController V2's names for the tunnels
+const VARIABLE = "KOUPLELESS_[A-Z_]+|ENABLE_[A-Z]+_TUNNEL|MQTT_[A-Z_]+";
+const rows = [
+  ...section.matchAll(new RegExp(`^\\|\\s*\`(${VARIABLE})\`\\s*\\|\\s*([^|]+?)\\s*\\|`, "gm")),
+].map(m => ({
+  name: m[1],
+  def: m[2].trim(),
+}));
 const source = readFileSync(join(__dirname, "config.ts"), "utf8");
-const inCode = new Set([...source.matchAll(/\b(KOUPLELESS_[A-Z_]+)\b/g)].map(m => m[1]));
+const inCode = new Set([...source.matchAll(new RegExp(`\\b(${VARIABLE})\\b`, "g"))].map(m => m[1]));
 
 /** The documented default as the variable's value: `50` → "50"; "empty (off)" → "". */
 function literal(def: string): string | undefined {

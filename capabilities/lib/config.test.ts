@@ -50,3 +50,62 @@ describe("loadConfig", () => {
     expect(() => loadConfig(src)).toThrow(msg);
   });
 });
+
+describe("loadConfig: tunnels", () => {
+  it("runs the HTTP tunnel alone by default", () => {
+    const c = loadConfig({});
+    expect(c.httpTunnel).toBe(true);
+    expect(c.mqtt).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    ["a host, as MC takes it", { MQTT_BROKER: "broker.example" }, "mqtt://broker.example:1883"],
+    ["a host and port", { MQTT_BROKER: "10.0.0.5", MQTT_PORT: "8883" }, "mqtt://10.0.0.5:8883"],
+    ["a host with a CA: TLS", { MQTT_BROKER: "b", MQTT_CA_PATH: "/ca.pem" }, "mqtts://b:1883"],
+    ["MC's ssl:// scheme", { MQTT_BROKER: "ssl://b:8883" }, "mqtts://b:8883"],
+    [
+      "MC's tcp:// scheme, port from MQTT_PORT",
+      { MQTT_BROKER: "tcp://b", MQTT_PORT: "1884" },
+      "mqtt://b:1884",
+    ],
+  ])("reads the MQTT broker from %s", (_what, env, url) => {
+    const c = loadConfig({ ENABLE_MQTT_TUNNEL: "true", ...env });
+    expect(c.mqtt?.url).toBe(url);
+  });
+
+  it("keeps MC's defaults and client id", () => {
+    const c = loadConfig({
+      ENABLE_MQTT_TUNNEL: "true",
+      MQTT_BROKER: "b",
+      KOUPLELESS_REPLICA_ID: "r1",
+    });
+    expect(c.mqtt).toMatchObject({
+      username: "test-username",
+      password: "",
+      clientId: "koupleless@@@r1",
+    });
+    const p = loadConfig({
+      ENABLE_MQTT_TUNNEL: "true",
+      MQTT_BROKER: "b",
+      MQTT_CLIENT_PREFIX: "mc",
+    });
+    expect(p.mqtt?.clientId).toMatch(/^mc@@@/);
+  });
+
+  it.each<[string, Record<string, string>, RegExp]>([
+    [
+      "MQTT without a broker",
+      { ENABLE_MQTT_TUNNEL: "true" },
+      /ENABLE_MQTT_TUNNEL=true needs MQTT_BROKER/,
+    ],
+    [
+      "a broker URL of another scheme",
+      { ENABLE_MQTT_TUNNEL: "true", MQTT_BROKER: "ws://b" },
+      /scheme ws/,
+    ],
+    ["no tunnel at all", { ENABLE_HTTP_TUNNEL: "false" }, /bases could not reach the controller/],
+    ["a bad port", { ENABLE_MQTT_TUNNEL: "true", MQTT_BROKER: "b", MQTT_PORT: "0" }, /MQTT_PORT/],
+  ])("refuses %s", (_what, env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -26,6 +26,10 @@ export interface Config {
   maxVNodes: number;
   /** New identities accepted per minute (a burst of this size, refilled evenly). */
   newBasesPerMinute: number;
+  /** The HTTP tunnel: heartbeats on tunnelPort, commands to the Arklet HTTP API (ENABLE_HTTP_TUNNEL). */
+  httpTunnel: boolean;
+  /** The MQTT tunnel, when ENABLE_MQTT_TUNNEL=true (MC V2's variables, see MqttConfig). */
+  mqtt?: MqttConfig;
 
   // --- VNodes ---
   /** Node Lease duration (contract: 40). */
@@ -70,6 +74,21 @@ export interface Config {
   installTimeoutMs: number;
   /** Uninstall a biz that no pod wants after this grace; 0 never uninstalls such bizzes. */
   orphanGraceSeconds: number;
+}
+
+/** The MQTT tunnel's settings, under ModuleController V2's variable names. */
+export interface MqttConfig {
+  /** mqtt://host:port, or mqtts:// when a CA is given (MQTT_BROKER, MQTT_PORT). */
+  url: string;
+  /** MQTT_USERNAME (MC's default: test-username) and MQTT_PASSWORD. */
+  username: string;
+  password: string;
+  /** Client id = <MQTT_CLIENT_PREFIX>@@@<replica id>, as MC builds it. */
+  clientId: string;
+  /** MQTT_CA_PATH, MQTT_CLIENT_CRT_PATH, MQTT_CLIENT_KEY_PATH: PEM files; empty = none. */
+  caPath: string;
+  certPath: string;
+  keyPath: string;
 }
 
 export class ConfigError extends Error {}
@@ -173,6 +192,47 @@ function checkTimers(c: Config): void {
   }
 }
 
+const SCHEMES: Record<string, string> = { mqtt: "mqtt", tcp: "mqtt", mqtts: "mqtts", ssl: "mqtts" };
+
+/** MQTT_BROKER as MC takes it (a host), or a URL with its own scheme and port. */
+function brokerUrl(src: Source, tls: boolean): string {
+  const broker = src.MQTT_BROKER ?? "";
+  if (broker === "")
+    throw new ConfigError(
+      "ENABLE_MQTT_TUNNEL=true needs MQTT_BROKER: the broker's host name or address (and MQTT_PORT, default 1883).",
+    );
+  const port = int(src, "MQTT_PORT", 1883, [1, 65535]);
+  const m = /^([a-z]+):\/\/(.+)$/.exec(broker);
+  if (!m) return `${tls ? "mqtts" : "mqtt"}://${broker}:${port}`;
+  const scheme = SCHEMES[m[1]];
+  if (!scheme)
+    throw new ConfigError(
+      `MQTT_BROKER=${JSON.stringify(broker)} has scheme ${m[1]}: use mqtt, mqtts, tcp or ssl, or give just the host.`,
+    );
+  return `${scheme}://${m[2].includes(":") ? m[2] : `${m[2]}:${port}`}`;
+}
+
+function mqttConfig(src: Source, replicaId: string): MqttConfig | undefined {
+  if (!bool(src, "ENABLE_MQTT_TUNNEL", false)) return undefined;
+  const caPath = src.MQTT_CA_PATH ?? "";
+  return {
+    url: brokerUrl(src, caPath !== ""),
+    username: src.MQTT_USERNAME ?? "test-username",
+    password: src.MQTT_PASSWORD ?? "",
+    clientId: `${src.MQTT_CLIENT_PREFIX || "koupleless"}@@@${replicaId}`,
+    caPath,
+    certPath: src.MQTT_CLIENT_CRT_PATH ?? "",
+    keyPath: src.MQTT_CLIENT_KEY_PATH ?? "",
+  };
+}
+
+function checkTunnels(c: Config): void {
+  if (!c.httpTunnel && !c.mqtt)
+    throw new ConfigError(
+      "ENABLE_HTTP_TUNNEL=false and ENABLE_MQTT_TUNNEL is not true: bases could not reach the controller; turn one of them on.",
+    );
+}
+
 /** Builds the config from an environment map (process.env in production, literals in tests). */
 export function loadConfig(src: Source): Config {
   const c: Config = {
@@ -191,6 +251,7 @@ export function loadConfig(src: Source): Config {
     heartbeatMinIntervalMs: int(src, "KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS", 1000, [0, 60_000]),
     maxVNodes: int(src, "KOUPLELESS_MAX_VNODES", 2000, [1, 100_000]),
     newBasesPerMinute: int(src, "KOUPLELESS_NEW_BASES_PER_MINUTE", 1200, [1, 1_000_000]),
+    httpTunnel: bool(src, "ENABLE_HTTP_TUNNEL", true),
     leaseDurationSeconds: int(src, "KOUPLELESS_LEASE_DURATION_SECONDS", 40, [2, 3600]),
     leaseRenewSeconds: int(src, "KOUPLELESS_LEASE_RENEW_SECONDS", 10, [1, 1800]),
     healthPollSeconds: int(src, "KOUPLELESS_HEALTH_POLL_SECONDS", 10, [1, 3600]),
@@ -210,6 +271,8 @@ export function loadConfig(src: Source): Config {
     installTimeoutMs: int(src, "KOUPLELESS_INSTALL_TIMEOUT_MS", 300_000, [1000, 3_600_000]),
     orphanGraceSeconds: int(src, "KOUPLELESS_ORPHAN_GRACE_SECONDS", 60, [0, 30 * 24 * 3600]),
   };
+  c.mqtt = mqttConfig(src, c.replicaId);
   checkTimers(c);
+  checkTunnels(c);
   return c;
 }

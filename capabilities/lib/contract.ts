@@ -88,6 +88,9 @@ export const REPLICA_LEASE_PREFIX = "koupleless-replica.";
 /** Node annotation carrying the base's address, so an owner that got no heartbeat still knows it. */
 export const ANNOTATION_BASE_ADDRESS = "koupleless-pepr.io/base-address";
 
+/** Node annotation naming the tunnel a base speaks when it is not HTTP ("mqtt"). */
+export const ANNOTATION_TUNNEL = "koupleless-pepr.io/tunnel";
+
 /**
  * Namespace annotation of the placement policy (ours, not upstream's): the comma-separated
  * base.koupleless.io/cluster-name values its module pods may be placed on.

@@ -3,9 +3,12 @@
 import { errText } from "./errors";
 import type { V1Pod } from "@kubernetes/client-node";
 import { Config } from "./config";
-import type { Logger } from "./logger";
+import { childOf, type Logger } from "./logger";
 import { VNodeRegistry } from "./vnode/registry";
+import { readFileSync } from "node:fs";
 import { HttpTunnel } from "./tunnel/http";
+import { MqttTunnel } from "./tunnel/mqtt";
+import { Tunnels } from "./tunnel/tunnels";
 import type { Tunnel } from "./tunnel/seam";
 import { hardenWebhooksInBackground } from "./kube/webhooks";
 import { ensureTunnelServiceInBackground } from "./kube/tunnel-service";
@@ -35,23 +38,14 @@ export function isWatcherProcess(env: Record<string, string | undefined>): boole
 
 export async function startController(cfg: Config, log: Logger): Promise<Running> {
   hardenWebhooksInBackground(log); // first: until it is done, every pod create depends on us
-  ensureTunnelServiceInBackground(cfg.tunnelPort, log);
+  if (cfg.httpTunnel) ensureTunnelServiceInBackground(cfg.tunnelPort, log);
   const gate = new HeartbeatGate({
     unreachableMs: cfg.unreachableSeconds * 1000,
     maxVNodes: cfg.maxVNodes,
     minIntervalMs: cfg.heartbeatMinIntervalMs,
     newBasesPerMinute: cfg.newBasesPerMinute,
   });
-  const tunnel = new HttpTunnel({
-    port: cfg.tunnelPort,
-    env: cfg.env,
-    baseAddress: cfg.baseAddress,
-    allowed: allowedNetworks(cfg.baseCidrs),
-    secret: cfg.heartbeatSecret,
-    gate,
-    userAgent: `koupleless-pepr/${cfg.replicaId}`,
-    onError: err => log.error({ err: errText(err) }, "heartbeat handling failed"),
-  });
+  const tunnel = buildTunnels(cfg, gate, log);
   const registry = new VNodeRegistry(cfg, log, { commands: tunnel, gate });
   await registry.start(); // lists the VNodes, so the gate knows every bound identity first
   const metrics = cfg.metricsPort ? await serveMetrics(cfg.metricsPort) : undefined;
@@ -63,6 +57,8 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
       replica: cfg.replicaId,
       env: cfg.env,
       baseAddress: cfg.baseAddress,
+      tunnels: tunnel.kind,
+      broker: cfg.mqtt?.url,
     },
     "heartbeat tunnel listening",
   );
@@ -78,6 +74,51 @@ export async function startController(cfg: Config, log: Logger): Promise<Running
     },
   };
   return current;
+}
+
+/** The tunnels the config turns on, behind one seam. */
+function buildTunnels(cfg: Config, gate: HeartbeatGate, log: Logger): Tunnels {
+  const byKind = new Map<string, Tunnel>();
+  if (cfg.httpTunnel) {
+    const http = new HttpTunnel({
+      port: cfg.tunnelPort,
+      env: cfg.env,
+      baseAddress: cfg.baseAddress,
+      allowed: allowedNetworks(cfg.baseCidrs),
+      secret: cfg.heartbeatSecret,
+      gate,
+      userAgent: `koupleless-pepr/${cfg.replicaId}`,
+      onError: err => log.error({ err: errText(err) }, "heartbeat handling failed"),
+    });
+    byKind.set(http.kind, http);
+  }
+  if (cfg.mqtt) {
+    const m = cfg.mqtt;
+    const mqtt = new MqttTunnel({
+      url: m.url,
+      env: cfg.env,
+      clientId: m.clientId,
+      username: m.username,
+      password: m.password,
+      ca: pem("MQTT_CA_PATH", m.caPath),
+      cert: pem("MQTT_CLIENT_CRT_PATH", m.certPath),
+      key: pem("MQTT_CLIENT_KEY_PATH", m.keyPath),
+      gate,
+      log: childOf(log, { component: "mqtt" }),
+    });
+    byKind.set(mqtt.kind, mqtt);
+  }
+  return new Tunnels(byKind);
+}
+
+/** A PEM file named by a variable; a path that cannot be read stops the start with its name. */
+function pem(varName: string, path: string): string | undefined {
+  if (path === "") return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`${varName}=${path} cannot be read: ${errText(err)}`);
+  }
 }
 
 /**

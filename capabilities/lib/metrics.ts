@@ -88,6 +88,13 @@ export const heartbeatsRefused = new Counter({
   registers: [registry],
 });
 
+export const mqttDropped = new Counter({
+  name: "koupleless_mqtt_dropped_total",
+  help: "MQTT messages from bases that changed nothing: topic, malformed, stale, identity, heartbeat, gate",
+  labelNames: ["reason"],
+  registers: [registry],
+});
+
 export const intakeBacklog = new Gauge({
   name: "koupleless_heartbeat_intake_backlog",
   help: "Accepted heartbeats whose Node or Lease work has not finished yet",

@@ -25,6 +25,8 @@ const USAGE = `usage: npm run bench -- [options]
   --admission         also measure the webhook's added latency at 1, 10, 50 concurrent creates
   --admission-requests K  creates per level and per side (default 100)
   --idle-bases N      instead: N idle bases, measured for --duration seconds (default 300)
+  --tunnel http|mqtt  how the fake bases reach the controller (default http); mqtt starts a
+                      local Mosquitto (npm run broker) and ENABLE_MQTT_TUNNEL=true
   --out FILE          JSON output (default bench-results/<scenario>-<time>.json)`;
 
 interface Options {
@@ -39,6 +41,7 @@ interface Options {
   admissionRequests: number;
   idleBases: number;
   duration: number;
+  tunnel: "http" | "mqtt";
   out?: string;
 }
 
@@ -60,6 +63,11 @@ function passes(raw: string | undefined): Pass[] {
   return list as Pass[];
 }
 
+function tunnel(raw: string | undefined): "http" | "mqtt" {
+  if (raw === undefined || raw === "http" || raw === "mqtt") return raw ?? "http";
+  throw new Error(`--tunnel ${raw}: expected http or mqtt\n${USAGE}`);
+}
+
 function options(argv: string[]): Options {
   const s = { type: "string" } as const;
   const { values: v } = parseArgs({
@@ -75,6 +83,7 @@ function options(argv: string[]): Options {
       "idle-bases": s,
       duration: s,
       out: s,
+      tunnel: s,
       admission: { type: "boolean" },
       bare: { type: "boolean" },
       help: { type: "boolean" },
@@ -96,6 +105,7 @@ function options(argv: string[]): Options {
     admissionRequests: num(v["admission-requests"], "admission-requests", 100, 1),
     idleBases: num(v["idle-bases"], "idle-bases", 0, 0),
     duration: num(v.duration, "duration", 300, 1),
+    tunnel: tunnel(v.tunnel),
     out: v.out,
   };
 }
@@ -155,6 +165,7 @@ async function run(o: Options): Promise<BenchResult> {
     bases: idle ? o.idleBases : o.bases,
     replicas: o.replicas,
     installMs: o.installMs,
+    tunnel: o.tunnel,
     log,
   });
   try {

@@ -5,7 +5,15 @@ import { readdirSync, readFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { K8s, kind } from "kubernetes-fluent-client";
-import { DEFAULT_UP_OPTIONS, down, KUBECONFIG_PATH, readState, up } from "../cluster/cluster";
+import {
+  CLUSTER_DIR,
+  DEFAULT_UP_OPTIONS,
+  down,
+  KUBECONFIG_PATH,
+  readState,
+  up,
+} from "../cluster/cluster";
+import { Broker } from "../broker/broker";
 import { FakeBase, startFleet } from "../fake-base/fake-base";
 import { PeprDev, startPeprDev, stopPeprDev } from "../dev/pepr-dev";
 import { Replica, startReplica, stopReplica } from "../dev/replica";
@@ -21,6 +29,7 @@ export interface HarnessOptions {
   bases: number;
   replicas: number;
   installMs: number;
+  tunnel: "http" | "mqtt";
   log: (line: string) => void;
 }
 
@@ -29,6 +38,7 @@ export interface Harness {
   dev?: PeprDev;
   replicas: Replica[];
   startedCluster: boolean;
+  broker?: Broker;
 }
 
 const controllerEnv = {
@@ -58,19 +68,9 @@ export async function bringUp(o: HarnessOptions): Promise<Harness> {
   const h: Harness = { fleet: [], replicas: [], startedCluster: !res.alreadyUp };
   live = h;
   await removeLeftovers(o.log);
-  o.log(`controller: npm run dev + ${o.replicas - 1} replica(s)`);
+  o.log(`controller: npm run dev + ${o.replicas - 1} replica(s), ${o.tunnel} tunnel`);
   try {
-    h.dev = await startPeprDev({ ...controllerEnv, KOUPLELESS_REPLICA_ID: "bench-1" });
-    for (let i = 2; i <= o.replicas; i++) {
-      h.replicas.push(await startReplica(`bench-${i}`, 7800 + i, controllerEnv));
-    }
-    const urls = [7777, ...h.replicas.map(r => r.tunnelPort)].map(p => `http://127.0.0.1:${p}`);
-    o.log(`${o.bases} fake bases (install ${o.installMs} ms)`);
-    h.fleet = await startFleet(
-      o.bases,
-      { controller: urls.join(","), installMs: o.installMs },
-      1000,
-    );
+    await startControllerAndBases(h, o);
     await waitForVNodes(o.bases, o.log);
     if (o.replicas > 1) await waitForShares(o.bases, o.replicas, o.log);
     await K8s(kind.Namespace).Apply({ metadata: { name: NAMESPACE } }, { force: true });
@@ -82,6 +82,42 @@ export async function bringUp(o: HarnessOptions): Promise<Harness> {
     throw err;
   }
   return h;
+}
+
+/** The controller's replicas, then the fake bases that heartbeat to them (or to the broker). */
+async function startControllerAndBases(h: Harness, o: HarnessOptions): Promise<void> {
+  const mqtt = o.tunnel === "mqtt" ? await startBroker(h, o.log) : undefined;
+  const env = { ...controllerEnv, ...(mqtt?.env ?? {}) };
+  h.dev = await startPeprDev({ ...env, KOUPLELESS_REPLICA_ID: "bench-1" });
+  for (let i = 2; i <= o.replicas; i++) {
+    h.replicas.push(await startReplica(`bench-${i}`, 7800 + i, env));
+  }
+  const urls = [7777, ...h.replicas.map(r => r.tunnelPort)].map(p => `http://127.0.0.1:${p}`);
+  o.log(`${o.bases} fake bases (install ${o.installMs} ms)`);
+  h.fleet = await startFleet(
+    o.bases,
+    { controller: urls.join(","), installMs: o.installMs, ...(mqtt?.base ?? {}) },
+    1000,
+  );
+}
+
+/** A local Mosquitto, and what the controller and the bases need to use it. */
+async function startBroker(h: Harness, log: (line: string) => void) {
+  h.broker = await Broker.start({ dir: join(CLUSTER_DIR, "bench-broker") });
+  const b = h.broker.info;
+  log(`  MQTT broker ${b.url}`);
+  return {
+    env: {
+      ENABLE_MQTT_TUNNEL: "true",
+      MQTT_BROKER: b.host,
+      MQTT_PORT: String(b.port),
+      MQTT_USERNAME: b.username,
+      MQTT_PASSWORD: b.password,
+    },
+    base: {
+      mqtt: { url: b.url, env: BENCH_ENV, username: b.username, password: b.password },
+    },
+  };
 }
 
 /**
@@ -173,6 +209,7 @@ export async function tearDown(h: Harness, log: (line: string) => void): Promise
   await sleep(2000);
   for (const r of h.replicas) await stopReplica(r, "SIGTERM");
   await stopPeprDev(h.dev);
+  await h.broker?.stop();
   if (h.startedCluster) await down();
 }
 

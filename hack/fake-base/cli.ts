@@ -1,7 +1,9 @@
 // npm run fake-base -- --count 3 --controller http://localhost:7777 [options]
 // Runs Arklet-compatible fake bases until Ctrl-C; with --deactivate-on-exit they say goodbye.
 import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
 import { FakeBase, habitOptions, HABITS, startFleet } from "./fake-base";
+import type { FakeMqttOptions } from "./mqtt";
 
 const USAGE = `usage: npm run fake-base -- [options]
   --count N               number of bases (default 1), on 127.0.0.<first>, <first+1>, ...
@@ -19,6 +21,12 @@ const USAGE = `usage: npm run fake-base -- [options]
                           ${HABITS.join(", ")}
   --manifest URL=N:V      the jar at URL holds biz N:V (repeatable): installs of it get N:V
   --deactivate-on-exit    send a DEACTIVATED heartbeat on Ctrl-C
+  --tunnel http|mqtt      how bases reach the controller (default http)
+  --broker URL            with --tunnel mqtt: mqtt://host:port or mqtts://host:port
+                          (npm run broker prints it)
+  --mqtt-username U, --mqtt-password P, --mqtt-ca FILE   broker credentials and CA
+  --env ENV               with --tunnel mqtt: the controller's KOUPLELESS_ENV (default dev);
+                          topics are koupleless_<env>/<identity>/...
 Heartbeats leave from each base's own address. With KOUPLELESS_HEARTBEAT_SECRET set, each base
 sends its own credential (Authorization: Bearer <HMAC-SHA256 of its identity>).`;
 
@@ -39,6 +47,12 @@ function options() {
       without: { type: "string", default: "" },
       manifest: { type: "string", multiple: true, default: [] },
       "deactivate-on-exit": { type: "boolean", default: false },
+      tunnel: { type: "string", default: "http" },
+      broker: { type: "string", default: "" },
+      "mqtt-username": { type: "string", default: "" },
+      "mqtt-password": { type: "string", default: "" },
+      "mqtt-ca": { type: "string", default: "" },
+      env: { type: "string", default: "dev" },
       help: { type: "boolean", default: false },
     },
   });
@@ -53,6 +67,31 @@ function options() {
     return v;
   };
   return { values, n };
+}
+
+/** The MQTT side of the options, or nothing for --tunnel http; a bad combination says why. */
+export function mqttOptions(v: {
+  tunnel?: string;
+  broker?: string;
+  "mqtt-username"?: string;
+  "mqtt-password"?: string;
+  "mqtt-ca"?: string;
+  env?: string;
+}): { mqtt?: FakeMqttOptions } {
+  if (v.tunnel === "http" || v.tunnel === undefined) return {};
+  if (v.tunnel !== "mqtt")
+    throw new Error(`--tunnel must be http or mqtt, got ${JSON.stringify(v.tunnel)}`);
+  const broker = v.broker ?? "";
+  if (!/^mqtts?:\/\//.test(broker))
+    throw new Error(
+      "--tunnel mqtt needs --broker mqtt://host:port (or mqtts://); npm run broker prints it",
+    );
+  const ca = v["mqtt-ca"] ? { ca: readFileSync(v["mqtt-ca"], "utf8") } : {};
+  const auth = {
+    username: v["mqtt-username"] || undefined,
+    password: v["mqtt-password"] || undefined,
+  };
+  return { mqtt: { url: broker, env: v.env || "dev", ...auth, ...ca } };
 }
 
 async function main(): Promise<void> {
@@ -72,12 +111,15 @@ async function main(): Promise<void> {
       ...habitOptions(values.without ?? "", values.manifest ?? []),
       // the same variable the controller reads: each base then sends its own credential
       secret: process.env.KOUPLELESS_HEARTBEAT_SECRET ?? "",
+      ...mqttOptions(values),
     },
     n("first"),
   );
   for (const b of bases)
     console.log(
-      `fake base ${b.opts.identity} listening on http://${b.opts.host}:${b.port}, heartbeats to ${b.opts.controller}`,
+      b.opts.mqtt
+        ? `fake base ${b.opts.identity} on MQTT ${b.opts.mqtt.url}, topics koupleless_${b.opts.mqtt.env}/${b.opts.identity}/...`
+        : `fake base ${b.opts.identity} listening on http://${b.opts.host}:${b.port}, heartbeats to ${b.opts.controller}`,
     );
   const shutdown = async () => {
     await Promise.all(bases.map(b => b.stop(Boolean(values["deactivate-on-exit"]))));
@@ -87,7 +129,8 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown());
 }
 
-main().catch(err => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch(err => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });

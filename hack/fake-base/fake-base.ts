@@ -14,6 +14,7 @@ import {
 } from "node:http";
 import { identityToken } from "../../capabilities/lib/tunnel/address";
 import { AddressInfo } from "node:net";
+import { FakeMqttLink, FakeMqttOptions } from "./mqtt";
 
 export interface FakeBaseOptions {
   /** Address to listen on; each base may take its own 127.0.0.N. */
@@ -60,6 +61,8 @@ export interface FakeBaseOptions {
    * credential (a real Arklet sends none). Empty = no header.
    */
   secret: string;
+  /** Speak the MQTT tunnel through this broker instead of HTTP (no server, no POSTs). */
+  mqtt?: FakeMqttOptions;
 }
 
 export interface BizRecord {
@@ -213,6 +216,7 @@ export class FakeBase {
   private jars = new Map<string, string>();
   private healthCalls = 0;
   private server?: Server;
+  private link?: FakeMqttLink;
   private timer?: NodeJS.Timeout;
   private reachable = true;
   /** Which of the controller URLs heartbeats go to now (a fleet spreads its bases over them). */
@@ -244,6 +248,7 @@ export class FakeBase {
   }
 
   async start(): Promise<void> {
+    if (this.opts.mqtt) return this.startMqtt(this.opts.mqtt);
     const server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((res, rej) => {
       server.once("error", rej);
@@ -254,13 +259,44 @@ export class FakeBase {
   }
 
   private startHeartbeats(): void {
-    if (!this.opts.controller) return;
+    if (!this.opts.controller || this.opts.mqtt) return; // MQTT heartbeats are the link's
+
     void this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat(), this.opts.heartbeatMs);
   }
 
-  /** POSTs one heartbeat; never throws (a real Arklet just logs failures). */
+  private async startMqtt(mqtt: FakeMqttOptions): Promise<void> {
+    const base = {
+      identity: this.opts.identity,
+      heartbeatMs: this.opts.heartbeatMs,
+      status: (state: "activated" | "deactivated") =>
+        this.baseStatus(state) as Record<string, unknown>,
+      answer: (command: string, body: unknown) => this.answer(command, body, "mqtt"),
+    };
+    this.link = new FakeMqttLink(base, mqtt);
+    await this.link.start();
+  }
+
+  /** The MQTT side, when the base speaks MQTT (what it published, for tests). */
+  get mqtt(): FakeMqttLink | undefined {
+    return this.link;
+  }
+
+  /** Runs a command that came over MQTT, logged like an HTTP request. */
+  private async answer(command: string, body: unknown, userAgent: string): Promise<Envelope> {
+    const receivedAt = Date.now();
+    const env = await this.dispatch(command, JSON.stringify(body ?? {}));
+    this.log.push({ receivedAt, at: Date.now(), command, body, userAgent, code: env.code });
+    return env;
+  }
+
+  /** POSTs one heartbeat (or publishes it over MQTT); never throws (a real Arklet just logs failures). */
   async heartbeat(state: "activated" | "deactivated" = "activated"): Promise<number> {
+    if (this.link) {
+      const sent = await this.link.heartbeat(state);
+      this.heartbeatsSent.push({ at: Date.now(), status: sent ? 200 : 0 });
+      return sent ? 200 : 0;
+    }
     const urls = this.opts.controller.split(",").filter(Boolean);
     for (let tried = 0; tried < urls.length; tried++) {
       const url = urls[this.target % urls.length];
@@ -288,6 +324,7 @@ export class FakeBase {
   /** Unreachable: connections are destroyed and heartbeats stop, like a hung or partitioned JVM. */
   setReachable(reachable: boolean): void {
     this.reachable = reachable;
+    this.link?.pause(!reachable);
     clearInterval(this.timer);
     this.timer = undefined;
     if (reachable) this.startHeartbeats();
@@ -307,6 +344,8 @@ export class FakeBase {
     clearInterval(this.timer);
     this.timer = undefined;
     if (deactivate) await this.heartbeat("deactivated");
+    await this.link?.stop();
+    this.link = undefined;
     const server = this.server;
     this.server = undefined;
     if (!server) return;

@@ -7,8 +7,7 @@
 import { Agent, request } from "undici";
 import { ApiError, isNotFound } from "../errors";
 import { KubeConfig } from "@kubernetes/client-node";
-import { k8sCfg } from "kubernetes-fluent-client/dist/fluent/utils.js";
-import type { FetchMethods } from "kubernetes-fluent-client/dist/fluent/shared-types.js";
+import type { RequestOptions } from "node:https";
 
 const HEADERS_REFRESH_MS = 60_000;
 /**
@@ -51,10 +50,17 @@ async function connect(): Promise<Conn> {
   return { server: cluster.server.replace(/\/$/, ""), agent };
 }
 
-/** Authorization as kubernetes-fluent-client resolves it (token file, exec plugin, kubeconfig). */
+/**
+ * Authorization from the kubeconfig, re-read now and then: the ServiceAccount token file in a
+ * Pod (rotated by the kubelet), a token or an exec plugin elsewhere; none for client certificates.
+ */
 async function freshHeaders(): Promise<Headers> {
-  const { opts } = await k8sCfg("GET" as FetchMethods);
-  const h: Headers = {};
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const opts: RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  // named in the apiserver's audit log and metrics
+  const h: Headers = { "user-agent": "koupleless-pepr" };
   for (const [k, v] of Object.entries(opts.headers ?? {})) if (v) h[k.toLowerCase()] = String(v);
   return h;
 }

@@ -86,6 +86,11 @@ class FakeBase implements BaseCommands {
     return this.ok();
   }
 
+  release() {}
+  sightSince() {
+    return 0;
+  }
+
   count(call: string): number {
     return this.calls.filter(c => c === call).length;
   }

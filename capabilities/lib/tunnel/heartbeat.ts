@@ -16,6 +16,8 @@ export interface BaseStatus {
   localHostName: string;
   port: number;
   state: string;
+  /** The tunnel the base speaks when it is not HTTP ("mqtt"); ours, never on the wire. */
+  tunnel?: string;
 }
 
 export const MAX_HEARTBEAT_BYTES = 64 * 1024;

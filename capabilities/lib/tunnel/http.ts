@@ -11,6 +11,8 @@ export class HttpTunnel implements Tunnel {
   readonly kind = "http";
   private client: ArkletClient;
   private server?: Server;
+  /** A base heartbeats to us directly: we can hear it whenever we listen. */
+  private listeningSince?: number;
 
   constructor(private opts: HttpTunnelOptions) {
     this.client = new ArkletClient(opts.userAgent);
@@ -21,6 +23,15 @@ export class HttpTunnel implements Tunnel {
       ...this.opts,
       onHeartbeat: (status, activated) => sink.onHeartbeat(status, activated),
     });
+    this.listeningSince = Date.now();
+  }
+
+  release(): void {
+    // nothing is held per base: connections are pooled
+  }
+
+  sightSince(): number | undefined {
+    return this.listeningSince;
   }
 
   async stopListening(): Promise<void> {

@@ -9,6 +9,8 @@ import type { BaseStatus } from "./heartbeat";
 /** A base as commands address it: by identity (topics) and by address (HTTP). */
 export interface BaseRef extends BaseAddress {
   identity: string;
+  /** The tunnel it speaks when not HTTP ("mqtt"). */
+  tunnel?: string;
 }
 
 /**
@@ -20,6 +22,13 @@ export interface BaseCommands {
   queryAllBiz(base: BaseRef, timeoutMs: number): Promise<ArkletEnvelope<unknown>>;
   installBiz(base: BaseRef, biz: BizRequest, timeoutMs: number): Promise<ArkletEnvelope<unknown>>;
   uninstallBiz(base: BaseRef, biz: BizRequest, timeoutMs: number): Promise<ArkletEnvelope<unknown>>;
+  /** This replica stops commanding the base (a handover, its VNode gone): free what it held. */
+  release(base: BaseRef): void;
+  /**
+   * Since when the tunnel could have heard from the base without a break; undefined while it
+   * cannot hear anything (a broker down): silence then says nothing about the base.
+   */
+  sightSince(base: BaseRef): number | undefined;
 }
 
 /** Where a tunnel delivers what bases say of themselves. */
@@ -27,7 +36,7 @@ export interface HeartbeatSink {
   /** An accepted heartbeat (already validated); must not wait on the API server. */
   onHeartbeat(status: BaseStatus, activated: boolean): void;
   /** What a base should run, for a base that asks on connect (the MQTT baseline). */
-  baselineOf(identity: string): BizRequest[];
+  baselineOf(identity: string): BizRequest[] | undefined;
 }
 
 export interface Tunnel extends BaseCommands {

@@ -26,6 +26,7 @@ function setup(env: Record<string, string> = {}) {
   const writes: V1NodeStatus[] = [];
   const expired: string[] = [];
   const commands = {
+    sightSince: () => 0,
     health: async () => {
       if (!answers) throw new ArkletUnreachable("connect ECONNREFUSED");
       return { code: "SUCCESS" as const, data: HEALTH };
@@ -91,5 +92,27 @@ describe("NodeHealth", () => {
     const { health } = setup();
     health.heard({ ...BASE, localIP: "10.0.0.8" });
     expect(health.ref()).toEqual({ identity: "base-a", ip: "10.0.0.8", port: 1238 });
+    health.heard({ ...BASE, tunnel: "mqtt" });
+    expect(health.ref()).toMatchObject({ identity: "base-a", tunnel: "mqtt" });
+  });
+
+  it("judges nothing while the tunnel hears nothing, and counts silence from when it hears again", async () => {
+    let sight: number | undefined = undefined;
+    const { health, writes, expired } = setup({
+      KOUPLELESS_UNREACHABLE_SECONDS: "1",
+      KOUPLELESS_VNODE_TTL_SECONDS: "2",
+    });
+    await health.poll(); // Ready while the tunnel could hear
+    (
+      health as unknown as { deps: { commands: { sightSince: () => number | undefined } } }
+    ).deps.commands.sightSince = () => sight;
+    await new Promise(r => setTimeout(r, 2100)); // silent past the TTL, but blind
+    await health.checkLiveness();
+    expect(expired).toEqual([]);
+    expect(writes).toHaveLength(1);
+    sight = Date.now(); // hears again: the base has its full time to speak
+    await health.checkLiveness();
+    expect(expired).toEqual([]);
+    expect(writes).toHaveLength(1);
   });
 });

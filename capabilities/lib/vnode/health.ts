@@ -66,11 +66,19 @@ export class NodeHealth {
 
   /** Where commands reach the base now (the address may change with a heartbeat). */
   ref(): BaseRef {
-    return {
-      identity: this.base.baseMetadata.identity,
-      ip: this.base.localIP,
-      port: this.base.port,
-    };
+    const b = this.base;
+    const ref = { identity: b.baseMetadata.identity, ip: b.localIP, port: b.port };
+    return b.tunnel ? { ...ref, tunnel: b.tunnel } : ref;
+  }
+
+  /**
+   * Seconds since the base last spoke, counted from when the tunnel could hear it at all;
+   * undefined while the tunnel hears nothing (a broker down): that says nothing about the base.
+   */
+  private silentSeconds(): number | undefined {
+    const sight = this.deps.commands.sightSince(this.ref());
+    if (sight === undefined) return undefined;
+    return (Date.now() - Math.max(this.lastSeen, sight)) / 1000;
   }
 
   /** The base spoke (a heartbeat this replica accepted). */
@@ -122,7 +130,8 @@ export class NodeHealth {
   }
 
   async checkLiveness(): Promise<void> {
-    const silent = (Date.now() - this.lastSeen) / 1000;
+    const silent = this.silentSeconds();
+    if (silent === undefined) return;
     if (silent > this.deps.cfg.vnodeTtlSeconds) {
       this.deps.log.warn(
         { vnode: this.name, silentSeconds: Math.round(silent) },
@@ -135,7 +144,9 @@ export class NodeHealth {
   }
 
   private async syncStatus(): Promise<void> {
-    const silent = Math.round((Date.now() - this.lastSeen) / 1000);
+    const seconds = this.silentSeconds();
+    if (seconds === undefined) return;
+    const silent = Math.round(seconds);
     const reachable = silent <= this.deps.cfg.unreachableSeconds;
     const address = `${this.base.localIP}:${this.base.port}`;
     const liveness = { reachable, silentSeconds: silent, address };

@@ -3,6 +3,7 @@
 import type { V1Node, V1NodeCondition, V1NodeStatus } from "@kubernetes/client-node";
 import {
   ANNOTATION_BASE_ADDRESS,
+  ANNOTATION_TUNNEL,
   COMPONENT_VNODE,
   LABEL_BASE_CLUSTER_NAME,
   LABEL_BASE_HOST_NAME,
@@ -38,7 +39,8 @@ export function vnodeLabels(status: BaseStatus, env: string): Record<string, str
     [LABEL_BASE_VERSION]: m.version,
     [LABEL_BASE_CLUSTER_NAME]: m.clusterName,
     [LABEL_BASE_HOST_NAME]: status.localHostName,
-    [LABEL_BASE_TUNNEL_PORT]: String(status.port),
+    // the Arklet port, where commands go: only bases on the HTTP tunnel have one (contract §1.1)
+    ...(status.tunnel ? {} : { [LABEL_BASE_TUNNEL_PORT]: String(status.port) }),
     [LABEL_HOSTNAME]: status.localHostName,
     [LABEL_TYPE]: TYPE_VIRTUAL_KUBELET,
     [LABEL_ROLE]: ROLE_AGENT,
@@ -53,7 +55,10 @@ export function buildVNode(status: BaseStatus, env: string): V1Node {
     metadata: {
       name: vnodeName(status.baseMetadata.identity, env),
       labels: vnodeLabels(status, env),
-      annotations: { [ANNOTATION_BASE_ADDRESS]: status.localIP },
+      annotations: {
+        [ANNOTATION_BASE_ADDRESS]: status.localIP,
+        ...(status.tunnel ? { [ANNOTATION_TUNNEL]: status.tunnel } : {}),
+      },
     },
     spec: {
       taints: [
@@ -75,6 +80,12 @@ function identityOf(node: V1Node): string | undefined {
   return name.slice(VNODE_PREFIX.length, name.length - env.length - 1);
 }
 
+/** The tunnel a VNode's base speaks, when it is not HTTP. */
+function tunnelOf(node: V1Node): { tunnel?: string } {
+  const tunnel = node.metadata?.annotations?.[ANNOTATION_TUNNEL];
+  return tunnel ? { tunnel } : {};
+}
+
 /** Reads the base back from a Node we made: used to adopt VNodes after a restart. */
 export function baseFromVNode(node: V1Node): BaseStatus | undefined {
   const identity = identityOf(node);
@@ -94,6 +105,7 @@ export function baseFromVNode(node: V1Node): BaseStatus | undefined {
     localHostName: label(LABEL_BASE_HOST_NAME),
     port: Number(label(LABEL_BASE_TUNNEL_PORT)) || ARKLET_DEFAULT_PORT,
     state: "activated",
+    ...tunnelOf(node),
   };
 }
 

@@ -93,9 +93,14 @@ export class VNodeRegistry implements OwnerHooks, HeartbeatSink {
     this.discovery.onHeartbeat(base, activated);
   }
 
-  /** What a base should run: the bizzes of the live module pods bound to its VNode. */
-  baselineOf(identity: string): BizRequest[] {
-    const pods = [...this.pods.on(vnodeName(identity, this.cfg.env)).values()];
+  /**
+   * What a base should run: the bizzes of the live module pods bound to its VNode. Only the
+   * VNode's owner answers (undefined elsewhere), so a base gets one baseline, not one per replica.
+   */
+  baselineOf(identity: string): BizRequest[] | undefined {
+    const name = vnodeName(identity, this.cfg.env);
+    if (!this.nodes.has(name)) return undefined;
+    const pods = [...this.pods.on(name).values()];
     return pods.filter(p => !p.metadata?.deletionTimestamp).flatMap(bizzesOf);
   }
 
@@ -140,12 +145,14 @@ export class VNodeRegistry implements OwnerHooks, HeartbeatSink {
     if (!t) return;
     this.nodes.delete(name);
     t.health.stop();
+    const release = () => this.deps.commands.release(t.health.ref());
     if (how === "lost") t.modules.stop();
     if (how === "gone") await t.modules.forget();
     if (how === "release") {
       await t.health.settle();
       await t.modules.drain(this.cfg.drainSeconds * 1000);
     }
+    release();
   }
 
   refresh(name: string, node: V1Node): void {
@@ -175,6 +182,7 @@ export class VNodeRegistry implements OwnerHooks, HeartbeatSink {
     if (t) {
       t.health.stop();
       await t.modules.forget();
+      this.deps.commands.release(t.health.ref());
     }
     await deleteIfPresent(paths.node(name));
     await deleteIfPresent(paths.lease(LEASE_NAMESPACE, name));
