@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BUNDLES, bundle } from "./bin";
 import { packageRoot } from "../cluster/paths";
 
@@ -43,8 +43,11 @@ describe("command-line bundles", () => {
       join(pkgDir, "bin", "koupleless-pepr.js"),
     );
     writeFileSync(join(pkgDir, "package.json"), "{}");
-    for (const dep of Object.keys(pkg.dependencies))
-      symlinkSync(join(ROOT, "node_modules", dep), join(pkgDir, "node_modules", dep));
+    for (const dep of Object.keys(pkg.dependencies)) {
+      const at = join(pkgDir, "node_modules", dep);
+      mkdirSync(dirname(at), { recursive: true }); // a scoped package sits one folder down
+      symlinkSync(join(ROOT, "node_modules", dep), at);
+    }
     const run = () =>
       execFileSync(
         process.execPath,
