@@ -1,6 +1,6 @@
 // Placement policy for module pods: bindings only; the logic lives in policy.ts beside it.
 import { a, Capability, Log, PeprMutateRequest, PeprValidateRequest } from "pepr";
-import type { V1Namespace } from "@kubernetes/client-node";
+import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
 import {
   ANNOTATION_ALLOWED_BASE_CLUSTERS,
   COMPONENT_MODULE,
@@ -10,7 +10,7 @@ import { errText } from "../lib/errors";
 import { apiRequest } from "../lib/kube/api";
 import { denyMessage } from "../lib/admission/messages";
 import { cachedFor, withTimeout } from "../lib/admission/lookup";
-import { placeModulePod, placementProblems, Policy, policyOf, unreadablePolicy } from "./policy";
+import { placeModulePod, Policy, policyOf, requestProblems, unreadablePolicy } from "./policy";
 
 export const PlacementPolicy = new Capability({
   name: "placement-policy",
@@ -57,11 +57,13 @@ async function placeModule(req: PeprMutateRequest<a.Pod>): Promise<void> {
 }
 
 async function checkModule(req: PeprValidateRequest<a.Pod>) {
-  const problems = placementProblems(req.Raw, await policyFor(req));
+  const old = req.OldResource as V1Pod | undefined; // undefined on CREATE
+  const problems = requestProblems(req.Raw, await policyFor(req), old);
   return problems.length ? req.Deny(denyMessage(problems)) : req.Approve();
 }
 
-// CREATE only: a pod's scheduling constraints cannot change afterwards, and pods admitted before
-// the namespace got (or changed) its annotation must still be updatable and deletable.
+// Mutate on CREATE only: Kubernetes refuses any change to an existing pod's affinity. Validate on
+// CREATE and UPDATE: the labels and annotations the policy judges can change at any time, and
+// `kubectl label pod … --overwrite` must not ask for another cluster (requestProblems).
 When(a.Pod).IsCreated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Mutate(placeModule);
-When(a.Pod).IsCreated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Validate(checkModule);
+When(a.Pod).IsCreatedOrUpdated().WithLabel(LABEL_COMPONENT, COMPONENT_MODULE).Validate(checkModule);

@@ -17,6 +17,7 @@ import {
   placementProblems,
   Policy,
   policyOf,
+  requestProblems,
   unreadablePolicy,
 } from "./policy";
 
@@ -324,6 +325,96 @@ describe("placementProblems", () => {
 
   it.each(cases)("$name", ({ pod, policy = ALLOWED, want }) => {
     const got = placementProblems(deepFreeze(pod), policy);
+    expect(got.length).toBe(want.length);
+    got.forEach((problem, i) => want[i].forEach(s => expect(problem).toContain(s)));
+  });
+});
+
+describe("requestProblems: CREATE, and UPDATEs such as kubectl label --overwrite", () => {
+  const withMeta = (pod: V1Pod, labels?: object, annotations?: object): V1Pod => ({
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      labels: { ...pod.metadata?.labels, ...labels },
+      annotations: { ...pod.metadata?.annotations, ...annotations },
+    },
+  });
+  const asked = admitted({}); // asked for nothing: annotation "c1,c2" and its affinity
+  const onC1 = admitted({ labels: { ...MODULE, [LABEL_BASE_CLUSTER_NAME]: "c1" } });
+  // created before the policy and before these webhooks: asks for c9, no node affinity at all
+  const before = modulePod({ labels: { ...MODULE, [LABEL_BASE_CLUSTER_NAME]: "c9" } });
+  const cases: Array<{
+    name: string;
+    pod: V1Pod;
+    old?: V1Pod;
+    policy?: Policy;
+    /** one entry per expected message: substrings it must contain */
+    want: string[][];
+  }> = [
+    {
+      name: "CREATE: judged in full",
+      pod: before,
+      want: [[`${LABEL_FIELD} asks for base cluster c9`], ["has no nodeSelectorTerms"]],
+    },
+    {
+      name: "UPDATE: the cluster label overwritten with a disallowed one",
+      pod: withMeta(onC1, { [LABEL_BASE_CLUSTER_NAME]: "c9" }),
+      old: onC1,
+      want: [[`${LABEL_FIELD} asks for base cluster c9`, "remove the label and annotation"]],
+    },
+    {
+      name: "UPDATE: the cluster label added to a pod that asked for nothing",
+      pod: withMeta(asked, { [LABEL_BASE_CLUSTER_NAME]: "c9" }),
+      old: asked,
+      want: [[`${LABEL_FIELD} asks for base cluster c9`]],
+    },
+    {
+      name: "UPDATE: the cluster annotation overwritten with a list holding a disallowed one",
+      pod: withMeta(asked, {}, { [LABEL_BASE_CLUSTER_NAME]: "c1,c9" }),
+      old: asked,
+      want: [[`${ANNOTATION_FIELD} asks for base cluster c9`]],
+    },
+    {
+      name: "UPDATE: the cluster label changed to another allowed one",
+      pod: withMeta(onC1, { [LABEL_BASE_CLUSTER_NAME]: "c2" }),
+      old: onC1,
+      want: [],
+    },
+    {
+      name: "UPDATE: another label on an admitted pod",
+      pod: withMeta(asked, { team: "x" }),
+      old: asked,
+      want: [],
+    },
+    {
+      name: "UPDATE: another label on a pod admitted before the policy (its old problems do not count)",
+      pod: withMeta(before, { team: "x" }),
+      old: before,
+      want: [],
+    },
+    {
+      name: "UPDATE: that pod asking for yet another disallowed cluster",
+      pod: withMeta(before, { [LABEL_BASE_CLUSTER_NAME]: "c8" }),
+      old: before,
+      want: [[`${LABEL_FIELD} asks for base cluster c8`]],
+    },
+    {
+      name: "UPDATE: in a namespace whose policy cannot be applied (the pod must stay deletable)",
+      pod: withMeta(asked, { team: "x" }),
+      old: asked,
+      policy: { kind: "refuse", problem: "unreadable" },
+      want: [],
+    },
+    {
+      name: "CREATE: in that namespace, refused",
+      pod: asked,
+      policy: { kind: "refuse", problem: "unreadable" },
+      want: [["unreadable"]],
+    },
+  ];
+
+  it.each(cases)("$name", ({ pod, old, policy = ALLOWED, want }) => {
+    const got = requestProblems(deepFreeze(pod), policy, old && deepFreeze(old));
     expect(got.length).toBe(want.length);
     got.forEach((problem, i) => want[i].forEach(s => expect(problem).toContain(s)));
   });

@@ -10,6 +10,7 @@ import type {
 import { ANNOTATION_ALLOWED_BASE_CLUSTERS, LABEL_BASE_CLUSTER_NAME } from "../lib/contract";
 import { isLabelValue } from "../lib/labels";
 import { anyOf, sameRequirement, withRequiredNodeAffinity } from "../lib/admission/affinity";
+import { newProblems } from "../lib/admission/messages";
 
 /** What a namespace's annotation means for the module pods created in it. */
 export type Policy =
@@ -169,4 +170,14 @@ export function placementProblems(pod: V1Pod, policy: Policy): string[] {
     ...nodeNameProblems(pod, policy),
     ...affinityProblems(pod, policy),
   ];
+}
+
+/**
+ * What a CREATE (no old pod) or an UPDATE is refused for. The labels and annotations the policy
+ * judges can change at any time, so an UPDATE is judged too, by the problems it adds:
+ * `kubectl label pod … --overwrite` cannot ask for another cluster, while a pod admitted before
+ * the namespace got (or changed) its annotation can still be labelled, annotated and deleted.
+ */
+export function requestProblems(pod: V1Pod, policy: Policy, oldPod?: V1Pod): string[] {
+  return newProblems(p => placementProblems(p, policy), pod, oldPod);
 }

@@ -223,6 +223,22 @@ describe("placement policy (npm run dev)", () => {
     expect(label).toMatchObject({ code: 0 });
   });
 
+  // the label and annotation a policy judges can change after admission: UPDATEs are judged too
+  it.each([
+    { how: "label", value: "cluster-b", field: "labels" },
+    { how: "annotate", value: "cluster-a,cluster-b", field: "annotations" },
+  ])(
+    "refuses kubectl $how --overwrite asking an admitted pod for another cluster",
+    async ({ how, value, field }) => {
+      const to = `${LABEL_BASE_CLUSTER_NAME}=${value}`;
+      const r = await kubectl([how, "pod", "ask-allowed", "-n", restricted, to, "--overwrite"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(
+        `metadata.${field}["${LABEL_BASE_CLUSTER_NAME}"] asks for base cluster cluster-b, but namespace "${restricted}"`,
+      );
+    },
+  );
+
   it("refuses every module pod in a namespace whose annotation is garbage, naming the annotation", async () => {
     const r = await apply(garbage, modulePod("in-garbage"));
     expect(r.code).not.toBe(0);
