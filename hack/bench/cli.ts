@@ -10,7 +10,15 @@ import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../cluster/cluster";
 import { admissionLatency, AdmissionLevel } from "./admission";
 import { createPass, deletePass, DeletionResult, PassResult, PodClock } from "./churn";
-import { bringUp, Harness, tearDown, tearDownOnSignals } from "./harness";
+import {
+  bringUp,
+  Harness,
+  HeapSnapshot,
+  restartReplicas,
+  takeHeapSnapshots,
+  tearDown,
+  tearDownOnSignals,
+} from "./harness";
 import { CostResult, measureCost, quietFor } from "./idle";
 
 const USAGE = `usage: npm run bench -- [options]
@@ -27,6 +35,10 @@ const USAGE = `usage: npm run bench -- [options]
   --idle-bases N      instead: N idle bases, measured for --duration seconds (default 300)
   --tunnel http|mqtt  how the fake bases reach the controller (default http); mqtt starts a
                       local Mosquitto (npm run broker) and ENABLE_MQTT_TUNNEL=true
+  --rolling-restart   with --replicas R > 1: restart replicas 2..R one by one (SIGTERM, a
+                      graceful handover, then start again) during the steady pass
+  --heap-snapshot     after the create passes, write a heap snapshot of each controller
+                      process (needs BENCH_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2)
   --out FILE          JSON output (default bench-results/<scenario>-<time>.json)`;
 
 interface Options {
@@ -42,6 +54,8 @@ interface Options {
   idleBases: number;
   duration: number;
   tunnel: "http" | "mqtt";
+  rollingRestart: boolean;
+  heapSnapshot: boolean;
   out?: string;
 }
 
@@ -86,6 +100,8 @@ function options(argv: string[]): Options {
       tunnel: s,
       admission: { type: "boolean" },
       bare: { type: "boolean" },
+      "rolling-restart": { type: "boolean" },
+      "heap-snapshot": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -106,6 +122,8 @@ function options(argv: string[]): Options {
     idleBases: num(v["idle-bases"], "idle-bases", 0, 0),
     duration: num(v.duration, "duration", 300, 1),
     tunnel: tunnel(v.tunnel),
+    rollingRestart: v["rolling-restart"] ?? false,
+    heapSnapshot: v["heap-snapshot"] ?? false,
     out: v.out,
   };
 }
@@ -116,7 +134,15 @@ export interface BenchResult {
   date: string;
   machine: { cpus: number; model: string; memoryGiB: number; node: string };
   options: Options;
-  churn?: { steady?: PassResult; burst?: PassResult; deletion: DeletionResult; cost: CostResult };
+  churn?: {
+    steady?: PassResult;
+    burst?: PassResult;
+    deletion: DeletionResult;
+    cost: CostResult;
+    /** replicas restarted (one by one, gracefully) during the steady pass */
+    restartedReplicas?: number;
+    heapSnapshots?: HeapSnapshot[];
+  };
   admission?: AdmissionLevel[];
   idle?: CostResult;
 }
@@ -130,18 +156,26 @@ async function runChurn(h: Harness, o: Options): Promise<BenchResult["churn"]> {
     const names = (pass: Pass) => Array.from({ length: o.modules }, (_, i) => `m${pass[0]}-${i}`);
     const what = o.bare ? "bare module pods" : "module Deployments";
     const done: Partial<Record<Pass, PassResult>> = {};
+    let restartedReplicas: number | undefined;
     const cost = await measureCost(h, o.bases, async () => {
       for (const pass of o.passes) {
         const rate = pass === "steady" ? o.rate : 0;
         log(
           `${pass} pass: ${o.modules} ${what} ${rate ? `at ${rate}/s` : "as fast as the API takes them"}`,
         );
-        done[pass] = await createPass(clock, h.fleet, names(pass), { rate, bare: o.bare });
+        const restart = o.rollingRestart && pass === "steady";
+        const [result, restarted] = await Promise.all([
+          createPass(clock, h.fleet, names(pass), { rate, bare: o.bare }),
+          restart ? restartReplicas(h, log) : Promise.resolve(undefined),
+        ]);
+        done[pass] = result;
+        if (restarted !== undefined) restartedReplicas = restarted;
       }
     });
+    const heapSnapshots = o.heapSnapshot ? await takeHeapSnapshots(h, log) : undefined;
     log("deletion");
     const deletion = await deletePass(clock, h.fleet, o.passes.flatMap(names), o.bare);
-    return { ...done, deletion, cost };
+    return { ...done, deletion, cost, restartedReplicas, heapSnapshots };
   } finally {
     clock.stop();
   }
@@ -188,39 +222,49 @@ async function run(o: Options): Promise<BenchResult> {
 const ms = (s: { p50: number; p90: number; p99: number; max: number }) =>
   `p50 ${s.p50} / p90 ${s.p90} / p99 ${s.p99} / max ${s.max} ms`;
 
+function churnSummary(c: NonNullable<BenchResult["churn"]>): string[] {
+  const lines: string[] = [];
+  for (const [name, p] of Object.entries({ steady: c.steady, burst: c.burst })) {
+    if (!p) continue;
+    lines.push(
+      `${name}: create->Ready ${ms(p.createLatencyMs)}; ${p.throughputPerSecond} modules/s; ` +
+        `success ${(p.successRatio * 100).toFixed(1)}% (${p.createErrors} creates refused); ` +
+        `${p.installCallsPerModule} install calls/module, ${p.installedMoreThanOnce} installed more than once`,
+    );
+    for (const [phase, s] of Object.entries(p.phases))
+      lines.push(`    ${phase}: p50 ${s.p50}, p90 ${s.p90} ms`);
+  }
+  lines.push(
+    `deletion: delete->uninstalled ${ms(c.deletion.deleteToUninstalledMs)}; delete->gone ${ms(c.deletion.deleteToGoneMs)}; ` +
+      `${c.deletion.uninstallCallsPerModule} uninstall calls/module, ${c.deletion.uninstalledMoreThanOnce} uninstalled more than once` +
+      c.deletion.repeatedUninstalls.map(r => `\n    ${r.app}: ${JSON.stringify(r.calls)}`).join(""),
+    `controller during churn: ${c.cost.controllerCpuCores} cores, peak RSS ${c.cost.controllerPeakRssMiB} MiB`,
+  );
+  if (c.restartedReplicas !== undefined)
+    lines.push(`rolling restart: ${c.restartedReplicas} replicas restarted during the steady pass`);
+  for (const s of c.heapSnapshots ?? [])
+    lines.push(`heap snapshot of pid ${s.pid} at RSS ${s.rssMiB} MiB: ${s.file}`);
+  return lines;
+}
+
+function idleSummary(i: CostResult): string {
+  return (
+    `idle ${i.bases} bases, ${i.seconds} s: ${i.controllerCpuCores} cores, peak RSS ${i.controllerPeakRssMiB} MiB, ` +
+    `${i.writesPerBasePerMinute} writes/base/min, API req/s ${JSON.stringify(i.apiRequestsPerSecondByVerb)}` +
+    Object.entries(i.writesByClientPerSecond ?? {})
+      .map(([k, v]) => `\n    ${v}/s ${k}`)
+      .join("")
+  );
+}
+
 export function summary(r: BenchResult): string {
   const lines: string[] = [`${r.command}  (${r.machine.cpus} cores, ${r.date})`];
-  const c = r.churn;
-  if (c) {
-    for (const [name, p] of Object.entries({ steady: c.steady, burst: c.burst })) {
-      if (!p) continue;
-      lines.push(
-        `${name}: create->Ready ${ms(p.createLatencyMs)}; ${p.throughputPerSecond} modules/s; ` +
-          `success ${(p.successRatio * 100).toFixed(1)}% (${p.createErrors} creates refused); ` +
-          `${p.installCallsPerModule} install calls/module, ${p.installedMoreThanOnce} installed more than once`,
-      );
-      for (const [phase, s] of Object.entries(p.phases))
-        lines.push(`    ${phase}: p50 ${s.p50}, p90 ${s.p90} ms`);
-    }
-    lines.push(
-      `deletion: delete->uninstalled ${ms(c.deletion.deleteToUninstalledMs)}; delete->gone ${ms(c.deletion.deleteToGoneMs)}; ` +
-        `${c.deletion.uninstallCallsPerModule} uninstall calls/module, ${c.deletion.uninstalledMoreThanOnce} uninstalled more than once` +
-        c.deletion.repeatedUninstalls
-          .map(r => `\n    ${r.app}: ${JSON.stringify(r.calls)}`)
-          .join(""),
-      `controller during churn: ${c.cost.controllerCpuCores} cores, peak RSS ${c.cost.controllerPeakRssMiB} MiB`,
-    );
-  }
+  if (r.churn) lines.push(...churnSummary(r.churn));
   for (const a of r.admission ?? [])
     lines.push(
       `admission x${a.concurrency}: +${a.addedP50Ms} ms p50, +${a.addedP99Ms} ms p99 (with ${ms(a.withWebhookMs)})`,
     );
-  const i = r.idle;
-  if (i)
-    lines.push(
-      `idle ${i.bases} bases, ${i.seconds} s: ${i.controllerCpuCores} cores, peak RSS ${i.controllerPeakRssMiB} MiB, ` +
-        `${i.writesPerBasePerMinute} writes/base/min, API req/s ${JSON.stringify(i.apiRequestsPerSecondByVerb)}`,
-    );
+  if (r.idle) lines.push(idleSummary(r.idle));
   return lines.join("\n");
 }
 

@@ -1,7 +1,7 @@
 // What a benchmark runs against: the local cluster (started if needed), the controller
 // (`npm run dev` as replica 1, serving admission, plus `npm run replica` for 2..R) and
 // in-process fake bases; and the teardown of exactly what was started.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { K8s, kind } from "kubernetes-fluent-client";
@@ -39,6 +39,8 @@ export interface Harness {
   replicas: Replica[];
   startedCluster: boolean;
   broker?: Broker;
+  /** the environment the replicas were started with (a restart uses it again) */
+  env?: NodeJS.ProcessEnv;
 }
 
 const controllerEnv = {
@@ -46,6 +48,9 @@ const controllerEnv = {
   // pepr dev logs every event at debug by default; that would be measured too
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
   KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS: "500",
+  // V8 flags for the controller's processes, e.g. --heapsnapshot-signal=SIGUSR2 or
+  // --max-semi-space-size=4 (pepr dev's module fork inherits NODE_OPTIONS)
+  ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
 };
 
 /** What a Ctrl-C must tear down: set while a harness is up. */
@@ -88,6 +93,7 @@ export async function bringUp(o: HarnessOptions): Promise<Harness> {
 async function startControllerAndBases(h: Harness, o: HarnessOptions): Promise<void> {
   const mqtt = o.tunnel === "mqtt" ? await startBroker(h, o.log) : undefined;
   const env = { ...controllerEnv, ...(mqtt?.env ?? {}) };
+  h.env = env;
   h.dev = await startPeprDev({ ...env, KOUPLELESS_REPLICA_ID: "bench-1" });
   for (let i = 2; i <= o.replicas; i++) {
     h.replicas.push(await startReplica(`bench-${i}`, 7800 + i, env));
@@ -211,6 +217,59 @@ export async function tearDown(h: Harness, log: (line: string) => void): Promise
   await stopPeprDev(h.dev);
   await h.broker?.stop();
   if (h.startedCluster) await down();
+}
+
+/**
+ * A rolling restart of replicas 2..R (npm run dev, which serves admission, stays): each is
+ * stopped with SIGTERM (a graceful handover of its VNodes), started again, and given
+ * `settleMs` before the next one goes.
+ */
+export async function restartReplicas(
+  h: Harness,
+  log: (line: string) => void,
+  settleMs = 5000,
+): Promise<number> {
+  for (let i = 0; i < h.replicas.length; i++) {
+    const r = h.replicas[i];
+    log(`  rolling restart: stopping replica ${r.id} (SIGTERM)`);
+    await stopReplica(r, "SIGTERM");
+    h.replicas[i] = await startReplica(r.id, r.tunnelPort, h.env);
+    log(`  rolling restart: replica ${r.id} serves again`);
+    await sleep(settleMs);
+  }
+  return h.replicas.length;
+}
+
+export interface HeapSnapshot {
+  pid: number;
+  rssMiB: number;
+  file: string;
+}
+
+/** Heap snapshots of the controller's processes (started with --heapsnapshot-signal=SIGUSR2). */
+export async function takeHeapSnapshots(
+  h: Harness,
+  log: (line: string) => void,
+): Promise<HeapSnapshot[]> {
+  const out: HeapSnapshot[] = [];
+  for (const pid of controllerPids(h)) {
+    const dir = readlinkSync(`/proc/${pid}/cwd`);
+    const before = new Set(readdirSync(dir));
+    const rssMiB = Math.round(sampleProcesses([pid]).rssMiB);
+    process.kill(pid, "SIGUSR2");
+    const found = () => readdirSync(dir).find(f => f.endsWith(".heapsnapshot") && !before.has(f));
+    await waitFor(`a heap snapshot of pid ${pid}`, async () => found() !== undefined, 60_000);
+    const file = join(dir, found() as string);
+    // the file is complete when its size stops growing
+    let size = -1;
+    while (size !== statSync(file).size) {
+      size = statSync(file).size;
+      await sleep(2000);
+    }
+    log(`  heap snapshot of pid ${pid} (RSS ${rssMiB} MiB): ${file}`);
+    out.push({ pid, rssMiB, file });
+  }
+  return out;
 }
 
 /** The node processes of the controller: pepr dev's module fork and each replica. */

@@ -1,6 +1,7 @@
 // What idle bases cost: controller CPU and memory, apiserver requests by verb, and our
 // writes per base per minute, over a quiet window.
 import { sleep } from "../dev/wait";
+import { writesPerSecondByClient } from "./audit";
 import { apiserverMetrics, controllerPids, Harness, sampleProcesses } from "./harness";
 import { delta, parseProm, sumBy } from "./stats";
 
@@ -12,6 +13,8 @@ export interface CostResult {
   apiRequestsPerSecondByVerb: Record<string, number>;
   writesPerBasePerMinute: number;
   writesByResourcePerSecond: Record<string, number>;
+  /** from the apiserver's audit log (KUBE_LOCAL_AUDIT=1): "agent user verb resource" → /s */
+  writesByClientPerSecond?: Record<string, number>;
 }
 
 const WRITE_VERBS = new Set(["POST", "PUT", "PATCH", "APPLY", "DELETE"]);
@@ -30,7 +33,8 @@ export async function measureCost(
   const m0 = parseProm(await apiserverMetrics());
   const t0 = Date.now();
   await during();
-  const seconds = (Date.now() - t0) / 1000;
+  const t1 = Date.now();
+  const seconds = (t1 - t0) / 1000;
   const p1 = sampleProcesses(pids);
   const m1 = parseProm(await apiserverMetrics());
   const byVerb = delta(
@@ -55,6 +59,7 @@ export async function measureCost(
     writesPerBasePerMinute:
       Math.round((totalWrites / Math.max(1, bases) / (seconds / 60)) * 100) / 100,
     writesByResourcePerSecond: perSecond(writesByResource, seconds),
+    writesByClientPerSecond: writesPerSecondByClient(t0, t1),
   };
 }
 

@@ -141,6 +141,29 @@ export function idleTable(runs: Named[]): string[] {
   return out;
 }
 
+/** Who wrote what at idle, from the apiserver's audit log (runs with KUBE_LOCAL_AUDIT=1). */
+export function writersTable(runs: Named[]): string[] {
+  const out = head([
+    "run",
+    "bases",
+    "client",
+    "user",
+    "verb",
+    "resource",
+    "writes/s",
+    "per base per minute",
+  ]);
+  for (const { name, r } of runs) {
+    const i = r.idle;
+    for (const [key, perSecond] of Object.entries(i?.writesByClientPerSecond ?? {})) {
+      const [client, user, verb, resource] = key.split(" ");
+      const perBase = Math.round(((perSecond * 60) / Math.max(1, i?.bases ?? 1)) * 100) / 100;
+      out.push(row([name, i?.bases ?? 0, client, user, verb, resource, perSecond, perBase]));
+    }
+  }
+  return out;
+}
+
 function main(files: string[]): void {
   if (files.length === 0) {
     console.error("usage: npm run bench:table -- bench-results/<run>.json [...]");
@@ -151,7 +174,7 @@ function main(files: string[]): void {
     r: JSON.parse(readFileSync(f, "utf8")) as BenchResult,
   }));
   for (const r of runs) console.log(`- ${r.name}: \`${r.r.command}\` (${r.r.date})`);
-  for (const table of [churnTable, deletionTable, admissionTable, idleTable]) {
+  for (const table of [churnTable, deletionTable, admissionTable, idleTable, writersTable]) {
     const lines = table(runs);
     if (lines.length > 2) console.log(`\n${lines.join("\n")}`);
   }

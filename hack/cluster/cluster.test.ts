@@ -1,5 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
-import { graceSeconds, isOurProcess, tail } from "./cluster";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AUDIT_POLICY, auditArgs, graceSeconds, isOurProcess, tail } from "./cluster";
 
 describe("graceSeconds", () => {
   it.each([
@@ -25,5 +28,17 @@ describe("isOurProcess", () => {
 describe("tail", () => {
   it("says so when there is no log", () => {
     expect(tail("/nonexistent/log")).toBe("(no log)");
+  });
+});
+
+describe("auditArgs", () => {
+  it("writes a policy that logs writes at Metadata level and nothing else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "audit-"));
+    const args = auditArgs(dir);
+    expect(args).toContain(`--audit-policy-file=${join(dir, "audit-policy.yaml")}`);
+    expect(args).toContain(`--audit-log-path=${join(dir, "logs", "audit.log")}`);
+    expect(readFileSync(join(dir, "audit-policy.yaml"), "utf8")).toBe(AUDIT_POLICY);
+    expect(AUDIT_POLICY).toMatch(/level: Metadata\n\s+verbs: \[create, update, patch, delete/);
+    expect(AUDIT_POLICY.trimEnd().endsWith("- level: None")).toBe(true);
   });
 });

@@ -70,6 +70,8 @@ export interface UpOptions {
   kcmApiQps: string;
   /** also start one real worker Node (kubelet, kube-proxy, containerd) */
   node: boolean;
+  /** write an apiserver audit log of every write (Metadata level) to .cluster/logs/audit.log */
+  audit?: boolean;
   log: (line: string) => void;
 }
 
@@ -80,6 +82,7 @@ export const DEFAULT_UP_OPTIONS: UpOptions = {
   nodeEvictionRate: process.env.KUBE_LOCAL_NODE_EVICTION_RATE ?? "1",
   kcmApiQps: process.env.KUBE_LOCAL_KCM_API_QPS ?? "20",
   node: process.env.KUBE_LOCAL_NODE === "1",
+  audit: process.env.KUBE_LOCAL_AUDIT === "1",
   log: line => console.log(line),
 };
 
@@ -277,10 +280,38 @@ async function startEtcd(ctx: Ctx): Promise<string> {
   return url;
 }
 
-async function startApiserver(ctx: Ctx, etcd: string): Promise<void> {
+/** Who writes what: every mutating request at Metadata level (no bodies), nothing else. */
+export const AUDIT_POLICY = [
+  "apiVersion: audit.k8s.io/v1",
+  "kind: Policy",
+  "omitStages: [RequestReceived]",
+  "rules:",
+  "  - level: Metadata",
+  "    verbs: [create, update, patch, delete, deletecollection]",
+  "  - level: None",
+  "",
+].join("\n");
+
+export const AUDIT_LOG_PATH = join(CLUSTER_DIR, "logs", "audit.log");
+
+/** The apiserver's audit flags; writes the policy into the cluster directory. */
+export function auditArgs(dir: string = CLUSTER_DIR): string[] {
+  const policy = join(dir, "audit-policy.yaml");
+  writeFileSync(policy, AUDIT_POLICY);
+  return [
+    `--audit-policy-file=${policy}`,
+    `--audit-log-path=${join(dir, "logs", "audit.log")}`,
+    "--audit-log-format=json",
+    "--audit-log-mode=blocking",
+    "--audit-log-maxsize=0",
+  ];
+}
+
+async function startApiserver(ctx: Ctx, etcd: string, audit: boolean): Promise<void> {
   const port = await freePort();
   const { pki } = ctx;
   startComponent(ctx, "kube-apiserver", port, [
+    ...(audit ? auditArgs() : []),
     `--etcd-servers=${etcd}`,
     "--bind-address=127.0.0.1",
     "--advertise-address=127.0.0.1",
@@ -707,7 +738,8 @@ export async function up(opts: UpOptions = DEFAULT_UP_OPTIONS): Promise<UpResult
     opts.log("Starting etcd...");
     const etcd = await startEtcd(ctx);
     opts.log("Starting kube-apiserver...");
-    await startApiserver(ctx, etcd);
+    if (opts.audit) opts.log(`Audit log of every write: ${AUDIT_LOG_PATH}`);
+    await startApiserver(ctx, etcd, opts.audit ?? false);
     writeFileSync(KUBECONFIG_PATH, kubeconfigYaml(ctx.state.apiserver, ctx.pki), { mode: 0o600 });
     opts.log("Starting kube-controller-manager and kube-scheduler...");
     await startControllers(ctx, opts);
