@@ -5,8 +5,11 @@ const ev = (o: object) => JSON.stringify({ stage: "ResponseComplete", ...o });
 
 describe("agentName", () => {
   it("keeps the client's name from a Kubernetes user-agent", () => {
-    expect(agentName("kube-controller-manager/v1.36.3 (linux/amd64) kubernetes/abc/x")).toBe(
+    expect(agentName("kube-controller-manager/v1.36.3 (linux/amd64) kubernetes/abc")).toBe(
       "kube-controller-manager",
+    );
+    expect(agentName("kube-local/v1.36.3 (linux/amd64) kubernetes/0000000/node-controller")).toBe(
+      "kube-local:node-controller",
     );
     expect(agentName("koupleless-pepr")).toBe("koupleless-pepr");
     expect(agentName(undefined)).toBe("(none)");

@@ -14,11 +14,15 @@ interface AuditEvent {
   stageTimestamp?: string;
 }
 
-/** The client's name: the user-agent up to its first "/" or space ("kube-controller-manager"). */
+/**
+ * The client's name: the user-agent up to its first "/" or space, and for a client-go
+ * user-agent the component it ends with ("kube-local:node-controller").
+ */
 export function agentName(userAgent: string | undefined): string {
   const ua = (userAgent ?? "").trim();
   if (ua === "") return "(none)";
-  return ua.split(/[/ ]/)[0];
+  const component = / kubernetes\/[0-9a-f]+\/([^/ ]+)$/.exec(ua)?.[1];
+  return `${ua.split(/[/ ]/)[0]}${component ? `:${component}` : ""}`;
 }
 
 /** "agent user verb resource[/subresource]" of one event. */
