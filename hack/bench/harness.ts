@@ -1,16 +1,26 @@
 // What a benchmark runs against: the local cluster (started if needed), the controller
 // (`npm run dev` as replica 1, serving admission, plus `npm run replica` for 2..R) and
 // in-process fake bases; and the teardown of exactly what was started.
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+} from "node:fs";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { K8s, kind } from "kubernetes-fluent-client";
 import {
+  AUDIT_LOG_PATH,
   CLUSTER_DIR,
   DEFAULT_UP_OPTIONS,
   down,
   KUBECONFIG_PATH,
   readState,
+  REPO_ROOT,
   up,
 } from "../cluster/cluster";
 import { Broker } from "../broker/broker";
@@ -216,7 +226,10 @@ export async function tearDown(h: Harness, log: (line: string) => void): Promise
   for (const r of h.replicas) await stopReplica(r, "SIGTERM");
   await stopPeprDev(h.dev);
   await h.broker?.stop();
-  if (h.startedCluster) await down();
+  if (h.startedCluster) {
+    keepAuditLog(log);
+    await down();
+  }
 }
 
 /**
@@ -270,6 +283,16 @@ export async function takeHeapSnapshots(
     out.push({ pid, rssMiB, file });
   }
   return out;
+}
+
+/** The audit log (KUBE_LOCAL_AUDIT=1) outlives the cluster: bench-results/audit-<time>.log. */
+function keepAuditLog(log: (line: string) => void): void {
+  if (!existsSync(AUDIT_LOG_PATH)) return;
+  const dir = join(REPO_ROOT, "bench-results");
+  mkdirSync(dir, { recursive: true });
+  const to = join(dir, `audit-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
+  copyFileSync(AUDIT_LOG_PATH, to);
+  log(`  audit log kept: ${to}`);
 }
 
 /** The node processes of the controller: pepr dev's module fork and each replica. */

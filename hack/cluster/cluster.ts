@@ -280,12 +280,16 @@ async function startEtcd(ctx: Ctx): Promise<string> {
   return url;
 }
 
-/** Who writes what: every mutating request at Metadata level (no bodies), nothing else. */
+/** Who writes what: every mutating request at Metadata level (Events with their bodies), nothing else. */
 export const AUDIT_POLICY = [
   "apiVersion: audit.k8s.io/v1",
   "kind: Policy",
   "omitStages: [RequestReceived]",
   "rules:",
+  // Events with their bodies: who reports what (reason, involved object)
+  "  - level: Request",
+  "    verbs: [create, patch]",
+  '    resources: [{ group: "", resources: [events] }]',
   "  - level: Metadata",
   "    verbs: [create, update, patch, delete, deletecollection]",
   "  - level: None",
