@@ -64,6 +64,7 @@ export function deletionTable(runs: Named[]): string[] {
     "delete→uninstalled p50 / p90 / max (ms)",
     "delete→pod gone p50 / p90 / max (ms)",
     "success",
+    "uninstalls/module (more than once)",
     "controller CPU (cores) during churn",
     "controller peak RSS (MiB)",
   ]);
@@ -79,8 +80,10 @@ export function deletionTable(runs: Named[]): string[] {
         three(d.deleteToUninstalledMs),
         three(d.deleteToGoneMs),
         pct(d.successRatio),
-        c.cost.controllerCpuCores,
-        c.cost.controllerPeakRssMiB,
+        `${d.uninstallCallsPerModule} (${d.uninstalledMoreThanOnce})`,
+        // the processes measured at the start are gone after a rolling restart
+        c.restartedReplicas ? "n/a (restarted)" : c.cost.controllerCpuCores,
+        c.restartedReplicas ? "n/a (restarted)" : c.cost.controllerPeakRssMiB,
       ]),
     );
   }
