@@ -64,6 +64,7 @@ export function writesPerSecondByClient(
 }
 
 function main(): void {
+  process.stdout.on("error", () => process.exit(0)); // | head
   const { values: v, positionals } = parseArgs({
     options: { from: { type: "string" }, to: { type: "string" } },
     allowPositionals: true,
