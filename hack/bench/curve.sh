@@ -25,3 +25,9 @@ run idle-b100 --idle-bases 100 --duration 300
 run idle-b10 --idle-bases 10 --duration 300
 run churn-b100-m1000 --bases 100 --modules 1000
 run churn-b100-m1000-r3 --bases 100 --modules 1000 --replicas 3
+# issue 19 (2026-12-03): writes by client need the cluster started with KUBE_LOCAL_AUDIT=1
+run idle-b100-audit --idle-bases 100 --duration 120
+run idle-b1000-audit --idle-bases 1000 --duration 120
+run churn-b10-m100-bare-r3 --bases 10 --modules 100 --replicas 3 --bare
+run churn-b10-m300-bare-r3-rolling --bases 10 --modules 300 --rate 5 --replicas 3 --bare --passes steady --rolling-restart
+run churn-b100-m200-bare --bases 100 --modules 200 --bare
