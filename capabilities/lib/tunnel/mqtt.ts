@@ -63,7 +63,7 @@ export class MqttTunnel implements Tunnel {
     this.client = client;
     client.on("message", (topic, payload) => this.onMessage(topic, payload.toString("utf8")));
     client.on("connect", () => this.onConnect());
-    client.on("close", () => (this.connectedSince = undefined));
+    client.on("close", () => this.onClose());
     client.on("error", err => o.log.warn({ err: errText(err) }, "MQTT broker connection failed"));
     await this.firstConnect(client);
     const topics = [mqttTopics.heartbeats(o.env), mqttTopics.baselineQueries(o.env)];
@@ -115,14 +115,28 @@ export class MqttTunnel implements Tunnel {
       .catch(() => undefined);
   }
 
-  async close(): Promise<void> {
+  /**
+   * The connection is gone, and with it (clean session) every answer on its way: calls waiting
+   * for one fail now, as unreachable, instead of holding their biz until their timeout (an
+   * install's is minutes). The worker retries them with backoff; a repeat is answered REPEAT_BIZ.
+   */
+  private onClose(): void {
+    this.connectedSince = undefined;
+    this.failWaiting("the connection to the MQTT broker was lost");
+  }
+
+  private failWaiting(why: string): void {
     for (const [key, list] of this.waiters) {
       for (const w of list) {
         clearTimeout(w.timer);
-        w.reject(new ArkletUnreachable(`${key}: the MQTT tunnel closed`));
+        w.reject(new ArkletUnreachable(`${key}: ${why}`));
       }
     }
     this.waiters.clear();
+  }
+
+  async close(): Promise<void> {
+    this.failWaiting("the MQTT tunnel closed");
     await this.client?.endAsync();
     this.client = undefined;
   }
