@@ -54,6 +54,21 @@ const byName = (c: WebhookConfiguration) =>
   Object.fromEntries((c.webhooks ?? []).map(w => [w.name, w]));
 
 const FOREIGN = `foreign-pods.${NAME}.pepr.dev`;
+const WORKLOADS = `workloads.${NAME}.pepr.dev`;
+const WORKLOAD_RULES = [
+  {
+    apiGroups: ["apps"],
+    apiVersions: ["v1"],
+    operations: ["CREATE", "UPDATE"],
+    resources: ["deployments"],
+  },
+  {
+    apiGroups: ["apps"],
+    apiVersions: ["v1"],
+    operations: ["CREATE", "UPDATE"],
+    resources: ["daemonsets"],
+  },
+];
 const MODULE = `${NAME}.pepr.dev`;
 
 interface Case {
@@ -103,6 +118,21 @@ const cases: Case[] = [
     },
   },
   {
+    name: "validating: workload rules move to their own entry, which fails open and selects nothing",
+    given: config(VALIDATING_KIND, [peprEntry({ rules: [...POD_RULES, ...WORKLOAD_RULES] })]),
+    want: {
+      [MODULE]: { failurePolicy: "Fail", objectSelector: MODULE_SELECTOR, rules: POD_RULES },
+      [FOREIGN]: { failurePolicy: "Ignore", rules: POD_RULES },
+      [WORKLOADS]: {
+        failurePolicy: "Ignore",
+        timeoutSeconds: FOREIGN_TIMEOUT_SECONDS,
+        rules: WORKLOAD_RULES,
+        clientConfig: peprEntry().clientConfig,
+        namespaceSelector: peprEntry().namespaceSelector,
+      },
+    },
+  },
+  {
     name: "entries that are not Pepr's main one are kept as they are",
     given: config(VALIDATING_KIND, [peprEntry(), peprEntry({ name: "extra.example.com" })]),
     want: { "extra.example.com": peprEntry({ name: "extra.example.com" }) },
@@ -124,6 +154,14 @@ describe("hardenWebhookConfig", () => {
     expect(needsHardening(given)).toBe(true);
   });
 
+  it("the workload entry has no object selector: a Deployment's own labels say nothing of its pods", () => {
+    const out = hardenWebhookConfig(
+      config(VALIDATING_KIND, [peprEntry({ rules: [...POD_RULES, ...WORKLOAD_RULES] })]),
+    );
+    expect(out.webhooks?.map(w => w.name)).toEqual([MODULE, FOREIGN, WORKLOADS]);
+    expect(byName(out)[WORKLOADS].objectSelector).toBeUndefined();
+  });
+
   it("adds no selector to an entry that is not Pepr's main one", () => {
     const extra = peprEntry({ name: "extra.example.com" });
     const out = hardenWebhookConfig(config(VALIDATING_KIND, [peprEntry(), extra]));
@@ -141,6 +179,11 @@ describe("hardenWebhookConfig", () => {
       name: "no entry named after the configuration",
       given: config(MUTATING_KIND, [peprEntry({ name: "other.pepr.dev" })]),
       error: /has no webhook pepr-koupleless-pepr.pepr.dev/,
+    },
+    {
+      name: "workload rules in a mutating configuration (nothing there may fail open)",
+      given: config(MUTATING_KIND, [peprEntry({ rules: [...POD_RULES, ...WORKLOAD_RULES] })]),
+      error: /also handles deployments, daemonsets/,
     },
     {
       name: "rules for something else than pods (a label selector would hide it)",

@@ -1,7 +1,8 @@
 // Pepr generates one webhook per configuration, failurePolicy Fail and no objectSelector, so a
 // controller that is down refuses every pod in the cluster. This turns that into webhooks that
 // only module pods depend on: the module webhook keeps Fail but selects module pods by label;
-// the foreign-pod check (any other pod) gets its own entry with Ignore and a short timeout.
+// the foreign-pod check (any other pod) gets its own entry with Ignore and a short timeout, and
+// so do the workload warnings (Deployments, DaemonSets: they only ever warn).
 // Pure and idempotent; used by the build (dist/, Helm) and by the watcher at run time.
 import { equals } from "ramda";
 import { COMPONENT_MODULE, LABEL_COMPONENT } from "./contract";
@@ -44,30 +45,64 @@ export const FOREIGN_SELECTOR: LabelSelector = {
 /** The entry Pepr generates: `<configuration name>.pepr.dev`. */
 export const moduleWebhookName = (configName: string) => `${configName}.pepr.dev`;
 export const foreignWebhookName = (configName: string) => `foreign-pods.${configName}.pepr.dev`;
+export const workloadWebhookName = (configName: string) => `workloads.${configName}.pepr.dev`;
+
+/** Workloads whose pod template is judged (warnings only): they may go to a fail-open entry. */
+export const WORKLOAD_RESOURCES = ["deployments", "daemonsets"];
+
+type Rule = NonNullable<WebhookEntry["rules"]>[number];
+
+const isPodResource = (r: string) => r === "pods" || r.startsWith("pods/");
+const kindOfRule = (rule: Rule): "pods" | "workloads" | "other" => {
+  const resources = rule.resources ?? [];
+  if (resources.every(isPodResource)) return "pods";
+  return resources.every(r => WORKLOAD_RESOURCES.includes(r)) ? "workloads" : "other";
+};
 
 export function isWebhookConfiguration(doc: { kind?: unknown } | undefined): boolean {
   return doc?.kind === MUTATING_KIND || doc?.kind === VALIDATING_KIND;
 }
 
-/** Resources other than pods: the module objectSelector would hide those objects from us. */
-function nonPodResources(w: WebhookEntry): string[] {
-  return (w.rules ?? [])
-    .flatMap(r => r.resources ?? [])
-    .filter(r => r !== "pods" && !r.startsWith("pods/"));
-}
-
-function moduleEntry(config: WebhookConfiguration, name: string): WebhookEntry {
+/**
+ * Pepr's main entry, and the workload rules taken out of it (a validating configuration may
+ * judge workloads, in an entry of their own). Anything else than pods there would be hidden by
+ * the module objectSelector: refused.
+ */
+function moduleEntry(
+  config: WebhookConfiguration,
+  name: string,
+): { entry: WebhookEntry; workloadRules: Rule[] } {
   const found = (config.webhooks ?? []).find(w => w.name === moduleWebhookName(name));
   if (!found) {
     throw new Error(`${config.kind} ${name} has no webhook ${moduleWebhookName(name)}`);
   }
-  const other = nonPodResources(found);
+  const rules = found.rules ?? [];
+  const allowed = config.kind === VALIDATING_KIND ? ["pods", "workloads"] : ["pods"];
+  const other = rules.filter(r => !allowed.includes(kindOfRule(r)));
   if (other.length > 0) {
+    const what = other.flatMap(r => r.resources ?? []).join(", ");
     throw new Error(
-      `webhook ${found.name} also handles ${other.join(", ")}: selecting module pods by label would hide those from it`,
+      `webhook ${found.name} also handles ${what}: selecting module pods by label would hide those from it`,
     );
   }
-  return found;
+  const workloadRules = rules.filter(r => kindOfRule(r) === "workloads");
+  const podRules = rules.filter(r => kindOfRule(r) === "pods");
+  return { entry: { ...found, rules: podRules }, workloadRules };
+}
+
+/** The fail-open entry for workload warnings, beside the module one (none without rules). */
+function workloadEntries(module: WebhookEntry, name: string, rules: Rule[]): WebhookEntry[] {
+  if (rules.length === 0) return [];
+  const { objectSelector: _none, ...rest } = module;
+  return [
+    {
+      ...rest,
+      name: workloadWebhookName(name),
+      failurePolicy: "Ignore",
+      timeoutSeconds: FOREIGN_TIMEOUT_SECONDS,
+      rules,
+    },
+  ];
 }
 
 /**
@@ -78,14 +113,17 @@ function moduleEntry(config: WebhookConfiguration, name: string): WebhookEntry {
  */
 export function hardenWebhookConfig<T extends WebhookConfiguration>(config: T): T {
   const name = config.metadata?.name ?? "";
+  const found = moduleEntry(config, name);
+  // stored and read back, the workload rules live in their own entry: keep them
+  const stored = (config.webhooks ?? []).find(w => w.name === workloadWebhookName(name));
+  const workloadRules = found.workloadRules.length ? found.workloadRules : (stored?.rules ?? []);
   const module: WebhookEntry = {
-    ...moduleEntry(config, name),
+    ...found.entry,
     failurePolicy: "Fail",
     objectSelector: MODULE_SELECTOR,
   };
-  const others = (config.webhooks ?? []).filter(
-    w => w.name !== module.name && w.name !== foreignWebhookName(name),
-  );
+  const ours = [module.name, foreignWebhookName(name), workloadWebhookName(name)];
+  const others = (config.webhooks ?? []).filter(w => !ours.includes(w.name));
   const foreign: WebhookEntry[] =
     config.kind === VALIDATING_KIND
       ? [
@@ -98,7 +136,8 @@ export function hardenWebhookConfig<T extends WebhookConfiguration>(config: T): 
           },
         ]
       : [];
-  return { ...config, webhooks: [module, ...foreign, ...others] };
+  const workloads = workloadEntries(module, name, workloadRules);
+  return { ...config, webhooks: [module, ...foreign, ...workloads, ...others] };
 }
 
 /** True when hardening would change the configuration. */

@@ -6,6 +6,7 @@ import { COMPONENT_MODULE, LABEL_COMPONENT } from "../lib/contract";
 import { isModulePod } from "../lib/modules/biz";
 import { keepMutatedAnnotation, mutateModulePod } from "./mutate";
 import { denyMessage, newProblems } from "../lib/admission/messages";
+import { Workload, workloadWarnings } from "./workload";
 import {
   moduleLabelProblems,
   moduleWarnings,
@@ -68,3 +69,12 @@ When(a.Pod)
 // Pepr cannot select "without a label", so this sees every pod and lets modules through; its
 // webhook entry selects non-module pods and fails open (lib/webhooks.ts).
 When(a.Pod).IsCreatedOrUpdated().Validate(validateForeign);
+
+// Workloads of module pods: warnings at `kubectl apply` for what their pods will meet (their
+// webhook entry fails open: a workload never depends on the controller being up).
+function validateWorkload(req: PeprValidateRequest<Workload & a.GenericKind>) {
+  const warnings = workloadWarnings(req.Raw, config());
+  return warnings.length ? req.Approve(warnings) : req.Approve();
+}
+When(a.Deployment).IsCreatedOrUpdated().Validate(validateWorkload);
+When(a.DaemonSet).IsCreatedOrUpdated().Validate(validateWorkload);

@@ -152,7 +152,16 @@ describe("MQTT tunnel with Mosquitto and an Arklet-like base", () => {
   });
 
   it("is blind while the broker is down, and hears and commands again after its restart", async () => {
+    base.setReachable(false); // an install on the wire whose answer the outage loses
+    const pending = tunnel
+      .installBiz(ref, { bizName: "lost", bizVersion: "1", bizUrl: JAR("l") }, 600_000)
+      .then(
+        () => "answered",
+        (err: Error) => err.message,
+      );
     await broker.stop();
+    expect(await pending).toMatch(/connection to the MQTT broker was lost/);
+    base.setReachable(true);
     await eventually(() => tunnel.sightSince() === undefined, "the tunnel notices");
     await expect(tunnel.health(ref, 500)).rejects.toThrow(/not connected/);
     await broker.run();

@@ -6,6 +6,7 @@ import { PEPR_STORE_CRD } from "../replica/crd";
 import {
   FOREIGN_SELECTOR,
   FOREIGN_TIMEOUT_SECONDS,
+  WORKLOAD_RESOURCES,
   LabelSelector,
   MODULE_SELECTOR,
 } from "../../capabilities/lib/webhooks";
@@ -157,10 +158,56 @@ function withSelector(entry: string, selector: LabelSelector, file: string): str
   return replaceExact(entry, "    rules:\n", `${block}    rules:\n`, file);
 }
 
+const RULES = "    rules:\n";
+const RULE = "      - apiGroups:\n";
+
+/**
+ * The entry's rules split in two: those for pods, and those for the workloads whose templates
+ * are judged (they go to an entry of their own, as hardenWebhookConfig does).
+ */
+function splitRules(entry: string, file: string): { pods: string; workloads: string } {
+  const start = entry.indexOf(RULES);
+  // the next field of the entry: a line indented like "rules:"
+  const next = /\n {4}\S/.exec(entry.slice(start + RULES.length));
+  const end = next ? start + RULES.length + next.index : -1;
+  if (start < 0 || end < 0)
+    throw new Error(`${file}: expected text not found (is pepr still 1.1.4?): no rules`);
+  const block = entry.slice(start + RULES.length, end + 1);
+  const rules = block
+    .split(RULE)
+    .filter(Boolean)
+    .map(r => RULE + r);
+  const isWorkload = (r: string) => WORKLOAD_RESOURCES.some(w => r.includes(`          - ${w}\n`));
+  const keep = (list: string[]) =>
+    entry.slice(0, start) + RULES + list.join("") + entry.slice(end + 1);
+  return {
+    pods: keep(rules.filter(r => !isWorkload(r))),
+    workloads: rules.some(isWorkload) ? keep(rules.filter(isWorkload)) : "",
+  };
+}
+
+/** A fail-open copy of the entry under another name, answering within a few seconds. */
+function failOpen(entry: string, prefix: string, file: string): string {
+  let out = replaceExact(entry, POLICY, "    failurePolicy: Ignore\n", file);
+  out = replaceExact(
+    out,
+    "    name: {{ .Values.uuid }}.pepr.dev\n",
+    `    name: ${prefix}.{{ .Values.uuid }}.pepr.dev\n`,
+    file,
+  );
+  return replaceExact(
+    out,
+    "    timeoutSeconds: {{ .Values.admission.webhookTimeout }}\n",
+    `    timeoutSeconds: ${FOREIGN_TIMEOUT_SECONDS}\n`,
+    file,
+  );
+}
+
 /**
  * Pepr's webhook template (one entry) made safe as hardenWebhookConfig makes the manifests:
  * the module entry selects module pods and is always Fail (what the watcher would set anyway);
- * a validation template gets the foreign entry, a copy that fails open within a few seconds.
+ * a validation template gets the foreign entry, a copy that fails open within a few seconds,
+ * and the workloads entry (Deployments, DaemonSets: warnings only), which fails open too.
  */
 export function webhookTemplate(text: string, validating: boolean): string {
   const file = `templates/${validating ? "validation" : "mutation"}-webhook.yaml`;
@@ -168,26 +215,18 @@ export function webhookTemplate(text: string, validating: boolean): string {
   const at = text.indexOf(WEBHOOKS);
   if (at < 0) throw new Error(`${file}: no webhooks list (is pepr still 1.1.4?)`);
   const head = text.slice(0, at + WEBHOOKS.length);
-  const entry = text.slice(head.length);
-  const module = replaceExact(entry, POLICY, "    failurePolicy: Fail\n", file);
-  if (!validating) return head + withSelector(module, MODULE_SELECTOR, file);
-  let foreign = replaceExact(entry, POLICY, "    failurePolicy: Ignore\n", file);
-  foreign = replaceExact(
-    foreign,
-    "    name: {{ .Values.uuid }}.pepr.dev\n",
-    "    name: foreign-pods.{{ .Values.uuid }}.pepr.dev\n",
-    file,
-  );
-  foreign = replaceExact(
-    foreign,
-    "    timeoutSeconds: {{ .Values.admission.webhookTimeout }}\n",
-    `    timeoutSeconds: ${FOREIGN_TIMEOUT_SECONDS}\n`,
-    file,
-  );
+  const { pods, workloads } = splitRules(text.slice(head.length), file);
+  const module = replaceExact(pods, POLICY, "    failurePolicy: Fail\n", file);
+  if (!validating) {
+    if (workloads) throw new Error(`${file}: a mutating webhook for workloads cannot fail open`);
+    return head + withSelector(module, MODULE_SELECTOR, file);
+  }
+  const foreign = failOpen(pods, "foreign-pods", file);
   return (
     head +
     withSelector(module, MODULE_SELECTOR, file) +
-    withSelector(foreign, FOREIGN_SELECTOR, file)
+    withSelector(foreign, FOREIGN_SELECTOR, file) +
+    (workloads ? failOpen(workloads, "workloads", file) : "")
   );
 }
 

@@ -21,7 +21,15 @@ const S: BuildSettings = {
 };
 
 /** A webhook configuration as `pepr build` 1.1.4 writes it (lib/assets/webhooks.ts). */
-function peprWebhooks(kind: string): Doc {
+/** The rules Pepr writes for module-admission's Deployment and DaemonSet bindings. */
+const WORKLOAD_RULES = ["deployments", "daemonsets"].map(r => ({
+  apiGroups: ["apps"],
+  apiVersions: ["v1"],
+  operations: ["CREATE", "UPDATE"],
+  resources: [r],
+}));
+
+function peprWebhooks(kind: string, workloads = false): Doc {
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind,
@@ -53,6 +61,7 @@ function peprWebhooks(kind: string): Doc {
             operations: ["CREATE", "UPDATE"],
             resources: ["pods", "pods/ephemeralcontainers"],
           },
+          ...(workloads ? WORKLOAD_RULES : []),
         ],
         sideEffects: "None",
       },
@@ -215,7 +224,18 @@ describe("the Helm chart", () => {
 
   // Pepr's template (lib/assets/index.ts createWebhookYaml) for the entry above, and what the
   // chart renders with its default values: the same objects as the hardened manifests.
-  const webhookText = (kind: string) =>
+  const workloadRuleText = ["deployments", "daemonsets"].flatMap(r => [
+    "      - apiGroups:",
+    "          - apps",
+    "        apiVersions:",
+    "          - v1",
+    "        operations:",
+    "          - CREATE",
+    "          - UPDATE",
+    "        resources:",
+    `          - ${r}`,
+  ]);
+  const webhookText = (kind: string, workloads = false) =>
     [
       "apiVersion: admissionregistration.k8s.io/v1",
       `kind: ${kind}`,
@@ -255,6 +275,7 @@ describe("the Helm chart", () => {
       "        resources:",
       "          - pods",
       "          - pods/ephemeralcontainers",
+      ...(workloads ? workloadRuleText : []),
       "    sideEffects: None",
       "    timeoutSeconds: {{ .Values.admission.webhookTimeout }}",
       "",
@@ -278,6 +299,22 @@ describe("the Helm chart", () => {
     expect(render(t)).toEqual(hardenWebhookConfig(peprWebhooks(k)));
     expect(webhookTemplate(t, v)).toBe(t);
     expect(t).toContain("{{- range .Values.additionalIgnoredNamespaces }}");
+  });
+
+  it("renders the workload rules into their own fail-open entry, as the hardened manifest has them", () => {
+    const k = "ValidatingWebhookConfiguration";
+    const t = webhookTemplate(webhookText(k, true), true);
+    const rendered = render(t);
+    expect(rendered).toEqual(hardenWebhookConfig(peprWebhooks(k, true)));
+    expect(rendered.webhooks.map((w: { name: string }) => w.name)).toEqual([
+      "pepr-koupleless-pepr.pepr.dev",
+      "foreign-pods.pepr-koupleless-pepr.pepr.dev",
+      "workloads.pepr-koupleless-pepr.pepr.dev",
+    ]);
+    expect(webhookTemplate(t, true)).toBe(t);
+    expect(() => webhookTemplate(webhookText("MutatingWebhookConfiguration", true), false)).toThrow(
+      /cannot fail open/,
+    );
   });
 
   it("sets values: scoped RBAC, replicas, grace, metrics annotations", () => {

@@ -11,7 +11,11 @@ import { CLUSTER_DIR, readState, REPO_ROOT } from "../../hack/cluster/cluster";
 import { FakeBase } from "../../hack/fake-base/fake-base";
 import { Doc, wildcardRules } from "../../hack/build/productionize";
 import { ANNOTATION_MUTATED } from "../../capabilities/lib/contract";
-import { foreignWebhookName, moduleWebhookName } from "../../capabilities/lib/webhooks";
+import {
+  foreignWebhookName,
+  workloadWebhookName,
+  moduleWebhookName,
+} from "../../capabilities/lib/webhooks";
 import { createNamespace, kubectl, sleep, waitFor } from "./kube";
 import { Replica, replicaLog, startReplica, stopReplica } from "./replica";
 
@@ -83,10 +87,12 @@ describe("npm run build", () => {
     expect(policies("ValidatingWebhookConfiguration")).toEqual([
       [moduleWebhookName(name), "Fail", "In"],
       [foreignWebhookName(name), "Ignore", "NotIn"],
+      [workloadWebhookName(name), "Ignore", undefined],
     ]);
     const chart = readFileSync(join(CHART, "templates", "validation-webhook.yaml"), "utf8");
     expect(chart.match(/objectSelector:/g)).toHaveLength(2);
     expect(chart).toContain("name: foreign-pods.{{ .Values.uuid }}.pepr.dev");
+    expect(chart).toContain("name: workloads.{{ .Values.uuid }}.pepr.dev");
   });
 
   it("runs the watcher replicas it was built with, each with its pod name as id", () => {

@@ -2,7 +2,12 @@
 // §2.2): every replica hears every heartbeat; only the replica that commands a base subscribes
 // to its answers; commands are published and their asynchronous answers matched to the call
 // (by base, command and biz), with a timeout. The second implementation of the seam (seam.ts).
-import { connect, IClientOptions, MqttClient } from "mqtt";
+import { connect as tcpConnect, isIP } from "node:net";
+import { connect as tlsConnect, TLSSocket } from "node:tls";
+// MQTT.js's client alone (a subpath its package exports): its connect() would also bundle the
+// WebSocket, SOCKS and browser transports, 36 KB gzipped more in the module Secret, whose
+// size the Helm release limits (1 MiB). TCP and TLS are all a controller needs.
+import MqttClient, { type IClientOptions } from "mqtt/lib/client";
 import { ArkletEnvelope, ArkletUnreachable, BizRequest, HealthData } from "../arklet/client";
 import { errText } from "../errors";
 import type { Logger } from "../logger";
@@ -59,11 +64,11 @@ export class MqttTunnel implements Tunnel {
   async listen(sink: HeartbeatSink): Promise<void> {
     this.sink = sink;
     const o = this.opts;
-    const client = connect(o.url, this.clientOptions());
+    const client = mqttClient(o.url, this.clientOptions(), o);
     this.client = client;
     client.on("message", (topic, payload) => this.onMessage(topic, payload.toString("utf8")));
     client.on("connect", () => this.onConnect());
-    client.on("close", () => (this.connectedSince = undefined));
+    client.on("close", () => this.onClose());
     client.on("error", err => o.log.warn({ err: errText(err) }, "MQTT broker connection failed"));
     await this.firstConnect(client);
     const topics = [mqttTopics.heartbeats(o.env), mqttTopics.baselineQueries(o.env)];
@@ -115,14 +120,28 @@ export class MqttTunnel implements Tunnel {
       .catch(() => undefined);
   }
 
-  async close(): Promise<void> {
+  /**
+   * The connection is gone, and with it (clean session) every answer on its way: calls waiting
+   * for one fail now, as unreachable, instead of holding their biz until their timeout (an
+   * install's is minutes). The worker retries them with backoff; a repeat is answered REPEAT_BIZ.
+   */
+  private onClose(): void {
+    this.connectedSince = undefined;
+    this.failWaiting("the connection to the MQTT broker was lost");
+  }
+
+  private failWaiting(why: string): void {
     for (const [key, list] of this.waiters) {
       for (const w of list) {
         clearTimeout(w.timer);
-        w.reject(new ArkletUnreachable(`${key}: the MQTT tunnel closed`));
+        w.reject(new ArkletUnreachable(`${key}: ${why}`));
       }
     }
     this.waiters.clear();
+  }
+
+  async close(): Promise<void> {
+    this.failWaiting("the MQTT tunnel closed");
     await this.client?.endAsync();
     this.client = undefined;
   }
@@ -282,6 +301,30 @@ export class MqttTunnel implements Tunnel {
       "MQTT message dropped (counted in koupleless_mqtt_dropped_total)",
     );
   }
+}
+
+/**
+ * An MQTT.js client over TCP (mqtt://) or TLS (mqtts://): the stream is opened anew on every
+ * (re)connect. TLS verifies the broker against the CA given (else the system's), by name when
+ * the broker is named by one.
+ */
+export function mqttClient(
+  url: string,
+  options: IClientOptions,
+  tls: { ca?: string; cert?: string; key?: string } = {},
+): MqttClient {
+  const u = new URL(url);
+  const secure = u.protocol === "mqtts:";
+  const host = u.hostname;
+  const port = Number(u.port) || (secure ? 8883 : 1883);
+  const stream = () => {
+    if (!secure) return tcpConnect({ host, port });
+    const servername = isIP(host) === 0 ? host : undefined;
+    const socket: TLSSocket = tlsConnect({ host, port, servername, ...tls });
+    return socket;
+  };
+  const protocol = secure ? "mqtts" : "mqtt";
+  return new MqttClient(stream, { ...options, protocol, host, port });
 }
 
 function bizBody(b: BizRequest): BizRequest {
