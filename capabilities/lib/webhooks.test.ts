@@ -154,12 +154,12 @@ describe("hardenWebhookConfig", () => {
     expect(needsHardening(given)).toBe(true);
   });
 
-  it("the workload entry has no object selector: a Deployment's own labels say nothing of its pods", () => {
+  it("the workload entry selects every object: a Deployment's own labels say nothing of its pods", () => {
     const out = hardenWebhookConfig(
       config(VALIDATING_KIND, [peprEntry({ rules: [...POD_RULES, ...WORKLOAD_RULES] })]),
     );
     expect(out.webhooks?.map(w => w.name)).toEqual([MODULE, FOREIGN, WORKLOADS]);
-    expect(byName(out)[WORKLOADS].objectSelector).toBeUndefined();
+    expect(byName(out)[WORKLOADS].objectSelector).toEqual({});
   });
 
   it("adds no selector to an entry that is not Pepr's main one", () => {

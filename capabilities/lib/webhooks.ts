@@ -93,10 +93,12 @@ function moduleEntry(
 /** The fail-open entry for workload warnings, beside the module one (none without rules). */
 function workloadEntries(module: WebhookEntry, name: string, rules: Rule[]): WebhookEntry[] {
   if (rules.length === 0) return [];
-  const { objectSelector: _none, ...rest } = module;
   return [
     {
-      ...rest,
+      ...module,
+      // every object (a Deployment's own labels say nothing of its pods); written as the
+      // apiserver stores it, so hardening what it stored changes nothing
+      objectSelector: {},
       name: workloadWebhookName(name),
       failurePolicy: "Ignore",
       timeoutSeconds: FOREIGN_TIMEOUT_SECONDS,

@@ -226,7 +226,7 @@ export function webhookTemplate(text: string, validating: boolean): string {
     head +
     withSelector(module, MODULE_SELECTOR, file) +
     withSelector(foreign, FOREIGN_SELECTOR, file) +
-    (workloads ? failOpen(workloads, "workloads", file) : "")
+    (workloads ? withSelector(failOpen(workloads, "workloads", file), {}, file) : "")
   );
 }
 

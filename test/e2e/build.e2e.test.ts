@@ -90,7 +90,7 @@ describe("npm run build", () => {
       [workloadWebhookName(name), "Ignore", undefined],
     ]);
     const chart = readFileSync(join(CHART, "templates", "validation-webhook.yaml"), "utf8");
-    expect(chart.match(/objectSelector:/g)).toHaveLength(2);
+    expect(chart.match(/objectSelector:/g)).toHaveLength(3);
     expect(chart).toContain("name: foreign-pods.{{ .Values.uuid }}.pepr.dev");
     expect(chart).toContain("name: workloads.{{ .Values.uuid }}.pepr.dev");
   });

@@ -15,7 +15,11 @@ import {
   TAINT_VIRTUAL_NODE,
 } from "../../capabilities/lib/contract";
 import { ADMITTED_CONDITION, NOT_ADMITTED_REASON } from "../../capabilities/lib/modules/admitted";
-import { foreignWebhookName, moduleWebhookName } from "../../capabilities/lib/webhooks";
+import {
+  foreignWebhookName,
+  moduleWebhookName,
+  workloadWebhookName,
+} from "../../capabilities/lib/webhooks";
 import { Lease, PeprStore } from "../../capabilities/lib/kinds";
 import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
 import { createNamespace, kubectl, waitFor } from "./kube";
@@ -119,9 +123,9 @@ describe("safe to install", () => {
   });
 
   it("makes Pepr's webhooks safe when the controller starts (npm run dev applies Pepr's own)", async () => {
-    const hooks = await waitFor("the foreign-pod webhook entry", async () => {
+    const hooks = await waitFor("the foreign-pod and workload webhook entries", async () => {
       const v = await K8s(kind.ValidatingWebhookConfiguration).Get(WEBHOOK_NAME);
-      return v.webhooks?.length === 2 ? v : undefined;
+      return v.webhooks?.length === 3 ? v : undefined;
     });
     const byName = Object.fromEntries((hooks.webhooks ?? []).map(w => [w.name, w]));
     const module = byName[moduleWebhookName(WEBHOOK_NAME)];
@@ -139,6 +143,12 @@ describe("safe to install", () => {
         matchExpressions: [{ key: LABEL_COMPONENT, operator: "NotIn", values: [COMPONENT_MODULE] }],
       },
     });
+    // Deployments and DaemonSets: warnings only, so the entry fails open and selects nothing
+    expect(byName[workloadWebhookName(WEBHOOK_NAME)]).toMatchObject({
+      failurePolicy: "Ignore",
+      timeoutSeconds: 3,
+    });
+    expect(byName[workloadWebhookName(WEBHOOK_NAME)].objectSelector).toEqual({});
     const mutating = await K8s(kind.MutatingWebhookConfiguration).Get(WEBHOOK_NAME);
     expect(mutating.webhooks?.map(w => [w.failurePolicy, w.objectSelector])).toEqual([
       ["Fail", module.objectSelector],
