@@ -11,8 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { K8s, kind } from "kubernetes-fluent-client";
 import {
   ANNOTATION_MUTATED,
-  COMPONENT_MODULE,
-  ENV_BIZ_VERSION,
   LABEL_COMPONENT,
   NODE_LEASE_NAMESPACE,
   TAINT_VIRTUAL_NODE,
@@ -37,7 +35,7 @@ import {
   UUID,
   VNODE_CLEANUP,
 } from "./deploy-routes";
-import { createNamespace, isReady, kubectl, sleep, waitFor } from "./kube";
+import { createNamespace, isReady, kubectl, moduleDeployment, sleep, waitFor } from "./kube";
 
 const log = (line: string) => process.stderr.write(`[deploy e2e] ${line}\n`);
 const secs = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)}s`;
@@ -102,31 +100,6 @@ async function expectNoForbidden(): Promise<void> {
   }
 }
 
-function moduleDeployment(biz: string, replicas: number) {
-  const labels = { app: biz, [LABEL_COMPONENT]: COMPONENT_MODULE };
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: biz },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: biz } },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [
-            {
-              name: biz,
-              image: `file:///opt/biz/${biz}-0.0.1-ark-biz.jar`,
-              env: [{ name: ENV_BIZ_VERSION, value: "0.0.1" }],
-            },
-          ],
-        },
-      },
-    },
-  };
-}
-
 let helm: string | undefined;
 
 /** Removes whatever a failed run of any route left, so the next route and suites start clean. */
@@ -186,7 +159,7 @@ function routeSuite(route: () => Route, node: () => NodeInfo | undefined) {
 
   it("a module pod created with kubectl apply is mutated by the webhook through its Service", async () => {
     ns = await createNamespace("e2e-deploy");
-    const pod = moduleDeployment("probe", 1).spec.template;
+    const pod = moduleDeployment(undefined, "probe", "0.0.1", 1).spec?.template ?? {};
     const body = {
       apiVersion: "v1",
       kind: "Pod",
@@ -252,7 +225,7 @@ function routeSuite(route: () => Route, node: () => NodeInfo | undefined) {
   it("a module Deployment becomes Ready, installed exactly once per pod", async () => {
     const r = await kubectl(
       ["apply", "-n", ns, "-f", "-"],
-      JSON.stringify(moduleDeployment("orders", 3)),
+      JSON.stringify(moduleDeployment(undefined, "orders", "0.0.1", 3)),
     );
     expect(r.code).toBe(0);
     const pods = await waitFor(

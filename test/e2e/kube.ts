@@ -46,3 +46,30 @@ export async function getPod(ns: string, name: string): Promise<kind.Pod | undef
 
 export const isReady = (p: kind.Pod | undefined): boolean =>
   p?.status?.conditions?.some(c => c.type === "Ready" && c.status === "True") ?? false;
+
+/** A biz jar URL the fake bases accept (they never download it). */
+export const jar = (name: string, v: string) => `file:///opt/biz/${name}-${v}-ark-biz.jar`;
+
+/** A Deployment of module pods with one biz, selected by app=<biz> (in ns, or where applied). */
+export function moduleDeployment(
+  ns: string | undefined,
+  biz: string,
+  version: string,
+  replicas: number,
+): kind.Deployment {
+  const labels = { app: biz, "virtual-kubelet.koupleless.io/component": "module" };
+  const env = [{ name: "BIZ_VERSION", value: version }];
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: biz, ...(ns ? { namespace: ns } : {}) },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: biz } },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: biz, image: jar(biz, version), env }] },
+      },
+    },
+  };
+}

@@ -5,7 +5,16 @@ import { K8s, kind } from "kubernetes-fluent-client";
 import { TAINT_NOT_READY } from "../../capabilities/lib/contract";
 import { FakeBase, startFleet } from "../../hack/fake-base/fake-base";
 import { PeprStore } from "../../capabilities/lib/kinds";
-import { createNamespace, getPod, isReady, kubectl, sleep, waitFor } from "./kube";
+import {
+  createNamespace,
+  getPod,
+  isReady,
+  jar,
+  kubectl,
+  moduleDeployment,
+  sleep,
+  waitFor,
+} from "./kube";
 import { PeprDev, startPeprDev, stopPeprDev } from "./pepr-dev";
 import { tearDownSuite } from "./teardown";
 
@@ -19,7 +28,6 @@ const DEV_ENV = {
   KOUPLELESS_LEASE_RENEW_SECONDS: "5",
 };
 const nodeName = (b: FakeBase) => `vnode.${b.opts.identity}.dev`;
-const jar = (name: string, v: string) => `file:///opt/biz/${name}-${v}-ark-biz.jar`;
 
 function modulePod(ns: string, biz: string, version: string, node?: string): kind.Pod {
   const name = biz; // pod named after its one biz
@@ -34,30 +42,6 @@ function modulePod(ns: string, biz: string, version: string, node?: string): kin
       containers: [
         { name: biz, image: jar(biz, version), env: [{ name: "BIZ_VERSION", value: version }] },
       ],
-    },
-  };
-}
-
-function moduleDeployment(
-  ns: string,
-  biz: string,
-  version: string,
-  replicas: number,
-): kind.Deployment {
-  const labels = { app: biz, "virtual-kubelet.koupleless.io/component": "module" };
-  return {
-    metadata: { name: biz, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: biz } },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [
-            { name: biz, image: jar(biz, version), env: [{ name: "BIZ_VERSION", value: version }] },
-          ],
-        },
-      },
     },
   };
 }

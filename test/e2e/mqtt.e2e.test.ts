@@ -18,7 +18,7 @@ import { vnodeLabels } from "../../capabilities/lib/vnode/node";
 import { wrap } from "../../capabilities/lib/tunnel/mqtt-wire";
 import { Broker } from "../../hack/broker/broker";
 import { FakeBase } from "../../hack/fake-base/fake-base";
-import { createNamespace, isReady, kubectl, sleep, waitFor } from "./kube";
+import { createNamespace, isReady, jar, kubectl, moduleDeployment, sleep, waitFor } from "./kube";
 import { PeprDev, startPeprDev } from "./pepr-dev";
 import { Replica, startReplica, stopReplica } from "./replica";
 import { devVNode, tearDownSuite } from "./teardown";
@@ -31,23 +31,6 @@ const TIMERS = {
   KOUPLELESS_LEASE_RENEW_SECONDS: "5",
   KOUPLELESS_HEARTBEAT_MIN_INTERVAL_MS: "500",
 };
-const jar = (name: string, v: string) => `file:///opt/biz/${name}-${v}-ark-biz.jar`;
-
-function moduleDeployment(ns: string, biz: string, replicas: number): kind.Deployment {
-  const labels = { app: biz, "virtual-kubelet.koupleless.io/component": "module" };
-  const env = [{ name: "BIZ_VERSION", value: "1.0.0" }];
-  return {
-    metadata: { name: biz, namespace: ns },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: biz } },
-      template: {
-        metadata: { labels },
-        spec: { containers: [{ name: biz, image: jar(biz, "1.0.0"), env }] },
-      },
-    },
-  };
-}
 
 async function pods(ns: string, app: string): Promise<kind.Pod[]> {
   return (await K8s(kind.Pod).InNamespace(ns).WithLabel("app", app).Get()).items;
@@ -183,7 +166,7 @@ describe("bases over MQTT", () => {
   });
 
   it("a Deployment installs exactly once per pod, and scaling down uninstalls exactly once", async () => {
-    await K8s(kind.Deployment).Apply(moduleDeployment(ns, "mqttbiz", 3));
+    await K8s(kind.Deployment).Apply(moduleDeployment(ns, "mqttbiz", "1.0.0", 3));
     const ready = await waitFor("3 mqttbiz pods Ready", () => liveReady(ns, "mqttbiz", 3));
     expect(ready.every(p => p.status?.containerStatuses?.[0].state?.running)).toBe(true);
     expect(calls(bases, "installBiz", "mqttbiz")).toBe(3);

@@ -9,37 +9,17 @@ import {
   planStatus,
   StatusState,
 } from "./plan";
+import { boundPod } from "./pods.fixture";
 import { BizView, InstallFailure, podStatusFingerprint } from "./status";
 
 const NOW = 1_000_000;
 const GRACE = 60_000;
 
-function pod(
+const pod = (
   name: string,
   bizzes: string[],
   extra: { terminating?: boolean; status?: V1PodStatus } = {},
-): V1Pod {
-  return {
-    metadata: {
-      name,
-      namespace: "team-a",
-      uid: `uid-${name}`,
-      deletionTimestamp: extra.terminating ? new Date(NOW + 30_000) : undefined,
-    },
-    spec: {
-      nodeName: "vnode.base-a.dev",
-      containers: bizzes.map(key => {
-        const [n, v] = key.split(":");
-        return {
-          name: n,
-          image: `https://repo.example/${n}-${v}.jar`,
-          env: [{ name: "BIZ_VERSION", value: v }],
-        };
-      }),
-    },
-    status: extra.status,
-  };
-}
+): V1Pod => boundPod(name, bizzes, { ...extra, now: NOW });
 
 const running = (state = "ACTIVATED"): BizView => ({ state, changeTime: NOW - 5000 });
 const failure = (extra: Partial<InstallFailure> = {}): InstallFailure => ({

@@ -4,40 +4,20 @@ import { afterEach, describe, expect, it } from "@jest/globals";
 import type { V1Pod, V1PodStatus } from "@kubernetes/client-node";
 import type { ArkletEnvelope, BizRequest, HealthData } from "../arklet/client";
 import { loadConfig } from "../config";
-import { ANNOTATION_MUTATED } from "../contract";
 import type { Logger } from "../logger";
 import type { BaseCommands } from "../tunnel/seam";
 import { PodIndex } from "./pod-index";
+import { boundPod, VNODE } from "./pods.fixture";
 import { ModuleWorker, PodApi } from "./worker";
 
-const VNODE = "vnode.base-a.dev";
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 
-function pod(
+const pod = (
   name: string,
   biz = "biz1",
   extra: { mutated?: boolean; deleting?: boolean } = {},
-): V1Pod {
-  return {
-    metadata: {
-      name,
-      namespace: "team-a",
-      uid: `uid-${name}`,
-      annotations: extra.mutated === false ? {} : { [ANNOTATION_MUTATED]: "" },
-      deletionTimestamp: extra.deleting ? new Date(Date.now() + 30_000) : undefined,
-    },
-    spec: {
-      nodeName: VNODE,
-      containers: [
-        {
-          name: biz,
-          image: `https://repo.example.com/${biz}.jar`,
-          env: [{ name: "BIZ_VERSION", value: "1.0.0" }],
-        },
-      ],
-    },
-  };
-}
+): V1Pod =>
+  boundPod(name, [`${biz}:1.0.0`], { mutated: extra.mutated, terminating: extra.deleting });
 
 /** A base in memory: what it runs, every command it got, and installs told to fail. */
 class FakeBase implements BaseCommands {
