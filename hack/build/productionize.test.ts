@@ -224,17 +224,19 @@ describe("the Helm chart", () => {
 
   // Pepr's template (lib/assets/index.ts createWebhookYaml) for the entry above, and what the
   // chart renders with its default values: the same objects as the hardened manifests.
-  const workloadRuleText = ["deployments", "daemonsets"].flatMap(r => [
+  /** One rule of Pepr's webhook template, as it writes it. */
+  const ruleText = (group: string, resources: string[]) => [
     "      - apiGroups:",
-    "          - apps",
+    `          - ${group}`,
     "        apiVersions:",
     "          - v1",
     "        operations:",
     "          - CREATE",
     "          - UPDATE",
     "        resources:",
-    `          - ${r}`,
-  ]);
+    ...resources.map(r => `          - ${r}`),
+  ];
+  const workloadRuleText = ["deployments", "daemonsets"].flatMap(r => ruleText("apps", [r]));
   const webhookText = (kind: string, workloads = false) =>
     [
       "apiVersion: admissionregistration.k8s.io/v1",
@@ -265,16 +267,7 @@ describe("the Helm chart", () => {
       "            - {{ . }}",
       "            {{- end }}",
       "    rules:",
-      "      - apiGroups:",
-      "          - ''",
-      "        apiVersions:",
-      "          - v1",
-      "        operations:",
-      "          - CREATE",
-      "          - UPDATE",
-      "        resources:",
-      "          - pods",
-      "          - pods/ephemeralcontainers",
+      ...ruleText("''", ["pods", "pods/ephemeralcontainers"]),
       ...(workloads ? workloadRuleText : []),
       "    sideEffects: None",
       "    timeoutSeconds: {{ .Values.admission.webhookTimeout }}",

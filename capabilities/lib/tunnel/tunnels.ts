@@ -12,9 +12,14 @@ export class Tunnels implements Tunnel {
     this.kind = [...byKind.keys()].join("+");
   }
 
+  /** The tunnel the base speaks, if this controller runs it. */
+  private find(base: BaseRef): Tunnel | undefined {
+    return this.byKind.get(base.tunnel ?? HTTP);
+  }
+
   private of(base: BaseRef): Tunnel {
     const kind = base.tunnel ?? HTTP;
-    const t = this.byKind.get(kind);
+    const t = this.find(base);
     if (!t)
       throw new ArkletUnreachable(
         `${base.identity} speaks the ${kind} tunnel, which this controller does not run`,
@@ -51,11 +56,11 @@ export class Tunnels implements Tunnel {
   }
 
   release(base: BaseRef): void {
-    this.byKind.get(base.tunnel ?? HTTP)?.release(base);
+    this.find(base)?.release(base);
   }
 
   sightSince(base: BaseRef): number | undefined {
     // a base on a tunnel we do not run: we hear nothing, and judge nothing
-    return this.byKind.get(base.tunnel ?? HTTP)?.sightSince(base);
+    return this.find(base)?.sightSince(base);
   }
 }

@@ -1,12 +1,11 @@
 // The health of one owned VNode: polls the base's /health, notices when it falls silent, and
 // keeps the Node status true, writing it only when what it says changes.
-import type { V1NodeStatus } from "@kubernetes/client-node";
+import type { V1Node, V1NodeStatus } from "@kubernetes/client-node";
 import { ArkletUnreachable, HealthData } from "../arklet/client";
 import { spreadInterval } from "../async/primitives";
 import { Config } from "../config";
 import { errText } from "../errors";
 import { apiRequest, MERGE_PATCH, paths } from "../kube/api";
-import type { V1Node } from "@kubernetes/client-node";
 import type { Logger } from "../logger";
 import type { BaseStatus } from "../tunnel/heartbeat";
 import type { BaseCommands, BaseRef } from "../tunnel/seam";
